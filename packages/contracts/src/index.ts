@@ -1,0 +1,12 @@
+// Public surface of the generated contracts. Services, the gateway and clients
+// import their descriptors and message types from here.
+import type { DescService } from "@bufbuild/protobuf";
+import { CatalogService } from "../gen/flotilla/catalog/v1/catalog_pb.js";
+
+export * as catalogV1 from "../gen/flotilla/catalog/v1/catalog_pb.js";
+export * as optionsV1 from "../gen/flotilla/options/v1/options_pb.js";
+export * as googleApi from "../gen/google/api/annotations_pb.js";
+export * as googleRpc from "../gen/google/rpc/error_details_pb.js";
+
+/** Every service contract of the platform, for the gateway, OpenAPI and reflection. */
+export const allServices: readonly DescService[] = [CatalogService];
