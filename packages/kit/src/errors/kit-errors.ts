@@ -18,5 +18,7 @@ export const kitErrors = defineErrors({
   KIT_ERR_REGISTRY_UNAVAILABLE: { rpc: "unavailable", retryable: true, doc: "The service registry (NATS KV) cannot be reached." },
   KIT_ERR_MIGRATION_FAILED: { rpc: "internal", retryable: false, doc: "A database migration failed or a migration applied earlier was changed." },
   KIT_ERR_DB_UNAVAILABLE: { rpc: "unavailable", retryable: true, doc: "The database cannot be reached." },
+  KIT_ERR_MESSAGE_TOO_LARGE: { rpc: "resource_exhausted", retryable: false, doc: "A request or response body is larger than the endpoint accepts (4 MiB by default)." },
+  KIT_ERR_UPSTREAM: { rpc: "unknown", retryable: false, doc: "An upstream answered with an error that carries no Flotilla code; `rpc` is the code it sent." },
 });
 export type KitErrorCode = keyof typeof kitErrors.table;

@@ -24,6 +24,16 @@ export interface Registration {
   deregister(): Promise<void>;
 }
 
+/**
+ * A registration whose heartbeats can be stopped and restarted without deregistering.
+ * For tests only: it simulates a process that crashed or froze (watchers see "expired"
+ * after the TTL) and one that came back. Both `memory` and `nats` registrations have it.
+ */
+export interface PausableRegistration extends Registration {
+  pauseHeartbeats(): void;
+  resumeHeartbeats(): void;
+}
+
 /** A live view of one service's instances, kept current by the registry. */
 export interface Watch {
   /** The instances alive now; cheap, synchronous (the client calls it per request). */

@@ -1,0 +1,1 @@
+export { bool, int, loadConfig, oneOf, type Setting, str, url } from "./env.ts";

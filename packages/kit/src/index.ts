@@ -1,0 +1,11 @@
+// Public surface of the Flotilla chassis: what a service author needs.
+export { type CallOptions, type Client, type ClientInterceptor, type ClientPolicy, createClient } from "./client/index.ts";
+export { bool, int, loadConfig, oneOf, type Setting, str, url } from "./config/index.ts";
+export type { Database, DatabaseProvider, Migration, Queryable } from "./db/types.ts";
+export * from "./errors/index.ts";
+export { createLogger, type Logger } from "./log/logger.ts";
+export type { Instance, Registration, Registry, RegistryEvent, Watch } from "./registry/types.ts";
+export { runServiceProcess } from "./runtime/service-process.ts";
+export { defineService } from "./service/define-service.ts";
+export type { ServiceContext, ServiceDefinition, ServiceHandlers, ServiceParts } from "./service/types.ts";
+export type { CallContext, Metadata, SendOptions, ServerInterceptor, Transport, UnaryFn } from "./transport/types.ts";

@@ -1,0 +1,8 @@
+// Internal surface: Flotilla's own runtime, CLI, gateway and tests use it; not a stable API.
+export * from "./client/index.ts";
+export * from "./config/index.ts";
+export * from "./db/index.ts";
+export * from "./registry/index.ts";
+export * from "./runtime/index.ts";
+export * from "./telemetry/index.ts";
+export * from "./transport/index.ts";

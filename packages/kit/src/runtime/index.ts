@@ -1,0 +1,6 @@
+export { type HostedService, type HostOptions, hostService } from "./host-service.ts";
+export { createInvoker, type Invoke, type InvokeOptions, type Invoker, serviceNameOf, telemetryInterceptor } from "./invoker.ts";
+export { handleOps, type OpsState } from "./ops-endpoints.ts";
+export { loadServiceProcessConfig, parseLabels, serviceProcessSettings } from "./process-config.ts";
+export { runServiceProcess } from "./service-process.ts";
+export { onShutdown } from "./shutdown.ts";

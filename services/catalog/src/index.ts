@@ -1,0 +1,2 @@
+export { catalogErrors } from "./errors.ts";
+export { catalogService } from "./service.ts";
