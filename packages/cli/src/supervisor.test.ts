@@ -20,26 +20,34 @@ test("restarts a process killed with SIGKILL and counts the restart", async () =
   assert.equal(sup.list()[0]?.status, "stopped");
 });
 
-test("backs off exponentially for a process that keeps failing", async () => {
-  const sup = new Supervisor({ ...quiet, backoffMs: 40, maxBackoffMs: 1000 });
-  const starts: number[] = [];
-  sup.on("start", () => starts.push(Date.now()));
+test("backs off exponentially for a process that keeps failing, up to the cap", async () => {
+  const sup = new Supervisor({ ...quiet, backoffMs: 20, maxBackoffMs: 80 });
+  const delays: (number | undefined)[] = [];
+  sup.on("exit", (s) => delays.push(s.restartInMs));
   sup.add({ name: "crasher", command: process.execPath, args: ["-e", "process.exit(3)"], env: process.env });
-  while (starts.length < 4) await once(sup, "start");
+  while (delays.length < 4) await once(sup, "exit");
   await sup.stop();
-  const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
-  // 40, 80, 160 ms plus process start time: each gap grows.
-  assert.ok(gaps[2]! > gaps[0]!, `gaps should grow: ${gaps}`);
-  assert.ok(gaps[2]! >= 160, `third gap ${gaps[2]} >= 160`);
+  assert.deepEqual(delays.slice(0, 4), [20, 40, 80, 80]);
+  assert.equal(sup.list()[0]?.lastExit, "code 3");
 });
 
 test("stop sends SIGTERM and waits for a graceful exit", async () => {
-  const sup = new Supervisor({ ...quiet, stopGraceMs: 5000 });
-  const script = "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 100)); setInterval(() => {}, 1000)";
+  const lines: string[] = [];
+  const sup = new Supervisor({ output: (_name, line) => lines.push(line), stopGraceMs: 20_000 });
+  const script = "process.on('SIGTERM', () => setTimeout(() => process.exit(0), 100)); console.log('ready'); setInterval(() => {}, 1000)";
   sup.add({ name: "graceful", command: process.execPath, args: ["-e", script], env: process.env });
-  await new Promise((r) => setTimeout(r, 200));
-  const t0 = Date.now();
+  while (!lines.includes("ready")) await new Promise((r) => setTimeout(r, 20));
   await sup.stop();
   assert.equal(sup.list()[0]?.lastExit, "code 0");
-  assert.ok(Date.now() - t0 < 4000);
+  assert.equal(sup.list()[0]?.status, "stopped");
+});
+
+test("a process that ignores SIGTERM is killed after the grace period", async () => {
+  const lines: string[] = [];
+  const sup = new Supervisor({ output: (_name, line) => lines.push(line), stopGraceMs: 300 });
+  const script = "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)";
+  sup.add({ name: "stubborn", command: process.execPath, args: ["-e", script], env: process.env });
+  while (!lines.includes("ready")) await new Promise((r) => setTimeout(r, 20));
+  await sup.stop();
+  assert.equal(sup.list()[0]?.lastExit, "signal SIGKILL");
 });

@@ -17,6 +17,8 @@ export interface ProcessState {
   restarts: number;
   status: "starting" | "running" | "backoff" | "stopped";
   lastExit: string | undefined;
+  /** While in backoff: how long until the restart. */
+  restartInMs: number | undefined;
 }
 
 export interface SupervisorOptions {
@@ -60,7 +62,7 @@ export class Supervisor extends EventEmitter<{ exit: [ProcessState]; start: [Pro
     if (this.#slots.has(spec.name)) throw new Error(`process ${spec.name} already exists`);
     const slot: Slot = {
       spec,
-      state: { name: spec.name, pid: undefined, restarts: 0, status: "starting", lastExit: undefined },
+      state: { name: spec.name, pid: undefined, restarts: 0, status: "starting", lastExit: undefined, restartInMs: undefined },
       child: undefined,
       timer: undefined,
       backoff: this.#opts.backoffMs,
@@ -95,7 +97,7 @@ export class Supervisor extends EventEmitter<{ exit: [ProcessState]; start: [Pro
     const child = spawn(slot.spec.command, slot.spec.args, { env: slot.spec.env, stdio: ["ignore", "pipe", "pipe"] });
     slot.child = child;
     slot.startedAt = Date.now();
-    slot.state = { ...slot.state, pid: child.pid, status: "running" };
+    slot.state = { ...slot.state, pid: child.pid, status: "running", restartInMs: undefined };
     this.emit("start", { ...slot.state });
     for (const stream of [child.stdout, child.stderr]) {
       let buffered = "";
@@ -119,7 +121,7 @@ export class Supervisor extends EventEmitter<{ exit: [ProcessState]; start: [Pro
       if (Date.now() - slot.startedAt >= this.#opts.stableAfterMs) slot.backoff = this.#opts.backoffMs;
       const delay = slot.backoff;
       slot.backoff = Math.min(slot.backoff * 2, this.#opts.maxBackoffMs);
-      slot.state = { ...slot.state, pid: undefined, status: "backoff", lastExit, restarts: slot.state.restarts + 1 };
+      slot.state = { ...slot.state, pid: undefined, status: "backoff", lastExit, restarts: slot.state.restarts + 1, restartInMs: delay };
       this.#opts.output(slot.spec.name, `exited (${lastExit}); restarting in ${delay} ms`);
       this.emit("exit", { ...slot.state });
       slot.timer = setTimeout(() => this.#start(slot), delay);
