@@ -25,6 +25,7 @@ before(async () => {
   up = runFlotilla(["up", "--replicas", "catalog=2", "--gateway-port", String(port), "--database-url", postgresUrl, "--nats-url", natsUrl], {
     FLOTILLA_DATABASE_PREFIX: prefix,
     FLOTILLA_REGISTRY_BUCKET: bucket,
+    FLOTILLA_TRACE_EXPORTER: "log",
   });
   base = await up.waitFor(/gateway\s+(http:\/\/127\.0\.0\.1:\d+)/, 60_000);
   registry = await NatsRegistry.connect({ servers: natsUrl, bucket });
@@ -48,6 +49,23 @@ after(async () => {
 
 test("bad input gets clear 4xx problems through the distributed gateway", async () => {
   await checkBadInput(base);
+});
+
+test("one W3C trace spans the mobile client, the gateway and the service", async () => {
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const r = await fetch(`${base}/v1/catalog/events`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+  assert.equal(r.status, 200);
+  await r.arrayBuffer();
+  await until(() => spansOf(traceId).some((s) => s.service === "catalog"), 10_000, "the catalog's span is logged");
+  const spans = spansOf(traceId);
+  const gatewayHttp = spans.find((s) => s.service === "gateway" && s.kind === "server");
+  const gatewayClient = spans.find((s) => s.service === "gateway" && s.kind === "client");
+  const server = spans.find((s) => s.service === "catalog" && s.kind === "server");
+  assert.ok(gatewayHttp && gatewayClient && server, JSON.stringify(spans));
+  assert.equal(gatewayHttp.parentSpanId, "00f067aa0ba902b7");
+  assert.equal(gatewayClient.parentSpanId, gatewayHttp.spanId);
+  assert.equal(server.parentSpanId, gatewayClient.spanId);
+  assert.equal(server.name, "flotilla.catalog.v1.CatalogService/ListEvents");
 });
 
 test("load spreads over both replicas; kill -9 of one loses no idempotent request", async () => {
@@ -102,6 +120,30 @@ test("load spreads over both replicas; kill -9 of one loses no idempotent reques
   assert.ok((await getEventCalls(replacement.address)) > 0, "the restarted replica takes traffic");
   assert.match(up.output(), /catalog#1 exited \(signal SIGKILL\)|catalog#2 exited \(signal SIGKILL\)/);
 });
+
+interface LoggedSpan {
+  service: string;
+  kind: string;
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+}
+
+function spansOf(traceId: string): LoggedSpan[] {
+  const spans: LoggedSpan[] = [];
+  for (const line of up.output().split("\n")) {
+    const json = line.slice(line.indexOf("| ") + 2);
+    if (!json.startsWith("{") || !json.includes(traceId)) continue;
+    try {
+      const record = JSON.parse(json) as LoggedSpan;
+      if (record.traceId === traceId && record.spanId) spans.push(record);
+    } catch {
+      // a log line, not a span
+    }
+  }
+  return spans;
+}
 
 async function getEventCalls(address: string): Promise<number> {
   const text = await (await fetch(`${address}/metrics`)).text();

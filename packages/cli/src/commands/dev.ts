@@ -3,26 +3,22 @@
 // service), an in-process registry, in-process calls. Same code as `up`.
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
-import { allServices } from "@flotilla/contracts";
-import { createGateway } from "@flotilla/gateway";
 import { createLogger } from "@flotilla/kit";
 import {
   createInvoker,
   createTelemetry,
-  fastifyTelemetry,
   hostService,
   type HostedService,
   InprocNetwork,
   InprocTransport,
   MemoryRegistry,
-  metricsText,
-  METRICS_CONTENT_TYPE,
   onShutdown,
   PgliteProvider,
   type Registration,
   serverTelemetry,
   TransportSet,
 } from "@flotilla/kit/internal";
+import { buildGatewayApp } from "../gateway-app.ts";
 import { knownServices } from "../services.ts";
 
 export interface DevOptions {
@@ -57,15 +53,7 @@ export async function runDev(options: DevOptions): Promise<void> {
 
   const invoker = createInvoker({ registry, transports, telemetry });
   let ready = true;
-  const gateway = createGateway({
-    services: allServices,
-    invoke: invoker.invoke,
-    logger: log.child({ component: "gateway" }),
-    ready: () => ready,
-    info: { title: "Flotilla API", version: "0.1.0" },
-    plugins: [fastifyTelemetry(telemetry)],
-  });
-  gateway.get("/metrics", async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metricsText(telemetry.registry)));
+  const gateway = buildGatewayApp({ invoke: invoker.invoke, log: log.child({ component: "gateway" }), telemetry, ready: () => ready });
   const address = await gateway.listen({ port: options.port, host: options.host });
   const base = address.replace("[::1]", "localhost");
 

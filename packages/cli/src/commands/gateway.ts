@@ -1,24 +1,20 @@
 // The gateway as its own process (distributed runtime): discovers services in
 // NATS KV and calls them with the Connect protocol over HTTP.
-import { allServices } from "@flotilla/contracts";
-import { createGateway } from "@flotilla/gateway";
 import { createLogger, FlotillaError } from "@flotilla/kit";
 import {
   createInvoker,
   createRegistry,
   createTelemetry,
-  fastifyTelemetry,
   HttpTransport,
   int,
   loadConfig,
-  METRICS_CONTENT_TYPE,
-  metricsText,
   onShutdown,
   oneOf,
   str,
   TransportSet,
   url,
 } from "@flotilla/kit/internal";
+import { buildGatewayApp } from "../gateway-app.ts";
 
 const settings = {
   host: str("FLOTILLA_GATEWAY_HOST", "127.0.0.1", "address the gateway listens on"),
@@ -44,17 +40,14 @@ export async function runGatewayProcess(): Promise<void> {
   const transports = new TransportSet([new HttpTransport()]);
   const invoker = createInvoker({ registry, transports, telemetry });
   let ready = true;
-  const gateway = createGateway({
-    services: allServices,
+  const gateway = buildGatewayApp({
     invoke: invoker.invoke,
-    logger: log,
+    log,
+    telemetry,
     ready: () => ready,
     bodyLimit: config.bodyLimit,
     requestTimeoutMs: config.requestTimeoutMs,
-    info: { title: "Flotilla API", version: "0.1.0" },
-    plugins: [fastifyTelemetry(telemetry)],
   });
-  gateway.get("/metrics", async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metricsText(telemetry.registry)));
   const address = await gateway.listen({ port: config.port, host: config.host });
   log.info(`gateway listening on ${address}`);
 

@@ -1,0 +1,61 @@
+// One call to a service: deadline, cancellation when the client goes away,
+// and the mapping of whatever the invoker throws to a known error.
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { FlotillaError } from "@flotilla/kit";
+import type { FastifyReply } from "fastify";
+import { gatewayErrors } from "./errors.ts";
+import type { Invoke, RouteMeta } from "./types.ts";
+
+export interface CallOptions {
+  readonly invoke: Invoke;
+  readonly timeoutMs: number;
+  readonly metadata: Record<string, string>;
+  /** Its `close` event before the response is written means the client went away. */
+  readonly reply: FastifyReply;
+}
+
+/**
+ * Invokes the method and waits at most `timeoutMs`, even when the invoker
+ * ignores its signal: the gateway answers 504 on time either way.
+ */
+export async function callUpstream(meta: RouteMeta, input: MessageShape<DescMessage>, options: CallOptions): Promise<MessageShape<DescMessage>> {
+  const { invoke, timeoutMs, metadata, reply } = options;
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException("the gateway's request timeout passed", "TimeoutError"));
+  }, timeoutMs);
+  const onClose = (): void => {
+    if (!reply.raw.writableEnded) controller.abort(new DOMException("the client closed the request", "AbortError"));
+  };
+  reply.raw.once("close", onClose);
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
+  });
+  try {
+    const call = (async () =>
+      invoke(meta.service, meta.method, input, { metadata, deadline: Date.now() + timeoutMs, signal: controller.signal }))();
+    const output = await Promise.race([call, aborted]);
+    if (output?.$typeName !== meta.method.output.typeName) {
+      throw new TypeError(`the invoker returned ${String(output?.$typeName)}, expected ${meta.method.output.typeName}`);
+    }
+    return output;
+  } catch (error) {
+    throw upstreamError(meta, error, timedOut ? timeoutMs : undefined);
+  } finally {
+    clearTimeout(timer);
+    reply.raw.off("close", onClose);
+  }
+}
+
+/** Invokers must throw FlotillaError; anything else is an upstream failure whose cause stays in the log. */
+function upstreamError(meta: RouteMeta, error: unknown, timeoutMs: number | undefined): FlotillaError {
+  if (timeoutMs !== undefined) {
+    return gatewayErrors.create("GW_ERR_TIMEOUT", `the service did not answer within ${timeoutMs} ms`, { cause: error });
+  }
+  if (error instanceof FlotillaError) return error;
+  if (error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError")) return FlotillaError.from(error);
+  const name = `${meta.service.typeName}/${meta.method.name}`;
+  return gatewayErrors.create("GW_ERR_UPSTREAM", `the call to ${name} failed`, { cause: error });
+}

@@ -1,0 +1,107 @@
+import { defineErrors, type ErrorSpec } from "@flotilla/kit";
+
+/**
+ * An error the gateway itself answers with. HTTP has statuses that no RPC
+ * code maps to (405, 413, 415, 502), so each entry names its status and the
+ * problem title besides the usual RPC code.
+ */
+export interface GatewayErrorSpec extends ErrorSpec {
+  readonly http: number;
+  /** The RFC 9457 `title`: the same for every occurrence of the problem. */
+  readonly title: string;
+}
+
+/** The gateway's own errors. Every code is documented (checked by a test). */
+export const gatewayErrors = defineErrors({
+  GW_ERR_ROUTE_NOT_FOUND: {
+    rpc: "not_found",
+    http: 404,
+    title: "Route not found",
+    retryable: false,
+    doc: "No route matches the request path.",
+  },
+  GW_ERR_METHOD_NOT_ALLOWED: {
+    rpc: "unimplemented",
+    http: 405,
+    title: "Method not allowed",
+    retryable: false,
+    doc: "The path exists but not with this HTTP method; the `Allow` header lists the methods it has.",
+  },
+  GW_ERR_MALFORMED_JSON: {
+    rpc: "invalid_argument",
+    http: 400,
+    title: "Malformed JSON",
+    retryable: false,
+    doc: "The request body is not valid JSON (or is empty); the detail gives the parser's message and position.",
+  },
+  GW_ERR_INVALID_FIELD: {
+    rpc: "invalid_argument",
+    http: 400,
+    title: "Invalid field",
+    retryable: false,
+    doc: "A body, path or query field is unknown or has the wrong type; the detail and `violations` name it.",
+  },
+  GW_ERR_BAD_REQUEST: {
+    rpc: "invalid_argument",
+    http: 400,
+    title: "Bad request",
+    retryable: false,
+    doc: "The HTTP request itself is malformed (a bad URL encoding, a body that does not match its Content-Length).",
+  },
+  GW_ERR_PAYLOAD_TOO_LARGE: {
+    rpc: "resource_exhausted",
+    http: 413,
+    title: "Payload too large",
+    retryable: false,
+    doc: "The request body is larger than the gateway accepts; the detail gives the limit.",
+  },
+  GW_ERR_UNSUPPORTED_MEDIA_TYPE: {
+    rpc: "invalid_argument",
+    http: 415,
+    title: "Unsupported media type",
+    retryable: false,
+    doc: "The request body is not `application/json`.",
+  },
+  GW_ERR_TIMEOUT: {
+    rpc: "deadline_exceeded",
+    http: 504,
+    title: "Upstream timeout",
+    retryable: true,
+    doc: "The service did not answer within the gateway's request timeout.",
+  },
+  GW_ERR_UPSTREAM: {
+    rpc: "unknown",
+    http: 502,
+    title: "Bad gateway",
+    retryable: false,
+    doc: "The call to the service failed in a way that carries no error code; the cause is logged, not returned.",
+  },
+  GW_ERR_NOT_READY: {
+    rpc: "unavailable",
+    http: 503,
+    title: "Not ready",
+    retryable: true,
+    doc: "The gateway is starting or draining and does not take traffic yet (`/readyz`).",
+  },
+  GW_ERR_INTERNAL: {
+    rpc: "internal",
+    http: 500,
+    title: "Internal error",
+    retryable: false,
+    doc: "A bug in the gateway; the cause is logged, not returned.",
+  },
+  GW_ERR_BAD_ROUTE: {
+    rpc: "failed_precondition",
+    http: 500,
+    title: "Bad route",
+    retryable: false,
+    doc: "At start-up: a `google.api.http` annotation cannot be routed (bad template, unknown field); the message names the method.",
+  },
+});
+
+export type GatewayErrorCode = keyof typeof gatewayErrors.table;
+
+/** The gateway's spec for `code`, or undefined when the code is not a gateway code. */
+export function gatewaySpecOf(code: string): GatewayErrorSpec | undefined {
+  return Object.hasOwn(gatewayErrors.table, code) ? gatewayErrors.table[code as GatewayErrorCode] : undefined;
+}
