@@ -1,0 +1,136 @@
+import { create, type DescMessage, type DescMethodUnary, type DescService, type MessageShape } from "@bufbuild/protobuf";
+import { pathToString } from "@bufbuild/protobuf/reflect";
+import { createValidator, type Validator, type Violation } from "@bufbuild/protovalidate";
+import { type FieldViolation, FlotillaError, kitErrors } from "../errors/index.ts";
+import type { ServiceHandlers } from "../service/types.ts";
+import { methodPath } from "./method-path.ts";
+import type { CallContext, ServerInterceptor, UnaryFn } from "./types.ts";
+
+/** One routable method: what a transport needs to serve it. */
+export interface Route {
+  /** `/flotilla.catalog.v1.CatalogService/GetEvent` */
+  readonly path: string;
+  readonly service: DescService;
+  readonly method: DescMethodUnary;
+  /** Validates, runs the interceptors and the handler; rejects only with FlotillaError. */
+  readonly invoke: UnaryFn;
+}
+
+export interface RouterOptions {
+  /** Wrap every handler; the first is the outermost (it sees the call first). */
+  interceptors?: readonly ServerInterceptor[];
+  /** Defaults to one protovalidate validator per router. */
+  validator?: Validator;
+  /**
+   * Sees every failed call with the error as it is answered. For internal
+   * errors the wire only says "internal error"; the original is `error.cause`.
+   */
+  onError?: (error: FlotillaError, ctx: CallContext) => void;
+}
+
+export interface AddOptions {
+  /** Run inside the router's interceptors, for this service only. */
+  interceptors?: readonly ServerInterceptor[];
+}
+
+function toViolations(violations: readonly Violation[]): FieldViolation[] {
+  return violations.map((v) => ({ field: pathToString(v.field), message: v.message, rule: v.ruleId }));
+}
+
+/**
+ * The error the caller gets for anything a handler throws. A FlotillaError is
+ * the handler's answer and goes out as it is; anything else is a bug, which the
+ * caller only learns is "internal error" (the cause stays here, for the logs).
+ */
+export function toServerError(value: unknown): FlotillaError {
+  if (value instanceof FlotillaError) return value;
+  if (value instanceof Error && (value.name === "AbortError" || value.name === "TimeoutError")) return FlotillaError.from(value);
+  return kitErrors.create("KIT_ERR_INTERNAL", "internal error", { cause: value });
+}
+
+function compose(interceptors: readonly ServerInterceptor[], last: UnaryFn): UnaryFn {
+  let next = last;
+  for (let i = interceptors.length - 1; i >= 0; i--) next = (interceptors[i] as ServerInterceptor)(next);
+  return next;
+}
+
+/**
+ * Maps Connect paths to handlers. Transports (inproc, HTTP) look a call up and
+ * run `invoke`, which validates the input against the contract's protovalidate
+ * rules, then runs the interceptors and the handler.
+ *
+ *   const router = new Router({ interceptors: [serverTelemetry(telemetry)] });
+ *   router.add(CatalogService, handlers);
+ *   await router.lookup("/flotilla.catalog.v1.CatalogService/GetEvent")?.invoke(input, ctx);
+ */
+export class Router {
+  readonly #routes = new Map<string, Route>();
+  readonly #services = new Set<string>();
+  readonly #interceptors: readonly ServerInterceptor[];
+  readonly #validator: Validator;
+  readonly #onError: ((error: FlotillaError, ctx: CallContext) => void) | undefined;
+
+  constructor(options: RouterOptions = {}) {
+    this.#interceptors = options.interceptors ?? [];
+    this.#validator = options.validator ?? createValidator();
+    this.#onError = options.onError;
+  }
+
+  add<S extends DescService>(service: S, handlers: ServiceHandlers<S>, options: AddOptions = {}): this {
+    if (this.#services.has(service.typeName)) {
+      throw kitErrors.create("KIT_ERR_CONFIG_INVALID", `service ${service.typeName} is already routed`);
+    }
+    const byName = handlers as unknown as Record<string, ((input: MessageShape<DescMessage>, ctx: CallContext) => Promise<unknown>) | undefined>;
+    const interceptors = [...this.#interceptors, ...(options.interceptors ?? [])];
+    const routes: Route[] = [];
+    for (const method of service.methods) {
+      if (method.methodKind !== "unary") continue;
+      const handler = byName[method.localName];
+      if (typeof handler !== "function") {
+        throw kitErrors.create("KIT_ERR_CONFIG_INVALID", `no handler for ${service.typeName}.${method.name} (expected handlers.${method.localName})`);
+      }
+      const unary = method as DescMethodUnary;
+      const output = unary.output;
+      const call = compose(interceptors, async (input, ctx) => create(output, (await handler(input, ctx)) as MessageShape<DescMessage>));
+      routes.push({ path: methodPath(unary), service, method: unary, invoke: this.#guard(unary, call) });
+    }
+    this.#services.add(service.typeName);
+    for (const route of routes) this.#routes.set(route.path, route);
+    return this;
+  }
+
+  lookup(path: string): Route | undefined {
+    return this.#routes.get(path);
+  }
+
+  /** Whether `typeName` (`flotilla.catalog.v1.CatalogService`) is routed here. */
+  hasService(typeName: string): boolean {
+    return this.#services.has(typeName);
+  }
+
+  routes(): Route[] {
+    return [...this.#routes.values()];
+  }
+
+  #guard(method: DescMethodUnary, call: UnaryFn): UnaryFn {
+    const validator = this.#validator;
+    const onError = this.#onError;
+    const input = method.input;
+    return async (message, ctx) => {
+      try {
+        const result = validator.validate(input, message);
+        if (result.kind === "invalid") {
+          const violations = toViolations(result.violations);
+          const fields = violations.map((v) => v.field).join(", ");
+          throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `invalid ${input.name}: ${fields}`, { violations });
+        }
+        if (result.kind === "error") throw result.error;
+        return await call(message, ctx);
+      } catch (error) {
+        const failure = toServerError(error);
+        onError?.(failure, ctx);
+        throw failure;
+      }
+    };
+  }
+}
