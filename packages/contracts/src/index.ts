@@ -4,6 +4,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { CatalogService } from "../gen/flotilla/catalog/v1/catalog_pb.js";
 
 export * as catalogV1 from "../gen/flotilla/catalog/v1/catalog_pb.js";
+export * as catalogEventsV1 from "../gen/flotilla/catalog/v1/events_pb.js";
 export * as optionsV1 from "../gen/flotilla/options/v1/options_pb.js";
 export * as googleApi from "../gen/google/api/annotations_pb.js";
 export * as googleRpc from "../gen/google/rpc/error_details_pb.js";

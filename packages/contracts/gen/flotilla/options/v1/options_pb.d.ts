@@ -7,7 +7,7 @@
 
 import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { MethodOptions } from "@bufbuild/protobuf/wkt";
+import type { MessageOptions, MethodOptions } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file flotilla/options/v1/options.proto.
@@ -91,4 +91,13 @@ export declare const access: GenExtension<MethodOptions, Access>;
  * @generated from extension: flotilla.options.v1.Cache cache = 51002;
  */
 export declare const cache: GenExtension<MethodOptions, Cache>;
+
+/**
+ * The CloudEvents `type` of an event message, explicit and versioned:
+ * "catalog.event_published.v1". Publishers and consumers both take it from
+ * here; it is never derived from a class name or retyped by hand.
+ *
+ * @generated from extension: string event_type = 51003;
+ */
+export declare const event_type: GenExtension<MessageOptions, string>;
 

@@ -12,7 +12,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file flotilla/options/v1/options.proto.
  */
 export const file_flotilla_options_v1_options = /*@__PURE__*/
-  fileDesc("CiFmbG90aWxsYS9vcHRpb25zL3YxL29wdGlvbnMucHJvdG8SE2Zsb3RpbGxhLm9wdGlvbnMudjEiUAoGQWNjZXNzEg4KBnB1YmxpYxgBIAEoCBITCgtwZXJtaXNzaW9ucxgCIAMoCRIQCghpbnRlcm5hbBgDIAEoCBIPCgdjYWxsZXJzGAQgAygJIi4KBUNhY2hlEhMKC3R0bF9zZWNvbmRzGAEgASgNEhAKCHBlcl91c2VyGAIgASgIOlUKBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKAsyGy5mbG90aWxsYS5vcHRpb25zLnYxLkFjY2Vzc1IGYWNjZXNzOlIKBWNhY2hlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuo4DIAEoCzIaLmZsb3RpbGxhLm9wdGlvbnMudjEuQ2FjaGVSBWNhY2hlYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("CiFmbG90aWxsYS9vcHRpb25zL3YxL29wdGlvbnMucHJvdG8SE2Zsb3RpbGxhLm9wdGlvbnMudjEiUAoGQWNjZXNzEg4KBnB1YmxpYxgBIAEoCBITCgtwZXJtaXNzaW9ucxgCIAMoCRIQCghpbnRlcm5hbBgDIAEoCBIPCgdjYWxsZXJzGAQgAygJIi4KBUNhY2hlEhMKC3R0bF9zZWNvbmRzGAEgASgNEhAKCHBlcl91c2VyGAIgASgIOlUKBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKAsyGy5mbG90aWxsYS5vcHRpb25zLnYxLkFjY2Vzc1IGYWNjZXNzOlIKBWNhY2hlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuo4DIAEoCzIaLmZsb3RpbGxhLm9wdGlvbnMudjEuQ2FjaGVSBWNhY2hlOkAKCmV2ZW50X3R5cGUSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMYu44DIAEoCVIJZXZlbnRUeXBlYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * Describes the message flotilla.options.v1.Access.
@@ -39,4 +39,14 @@ export const access = /*@__PURE__*/
  */
 export const cache = /*@__PURE__*/
   extDesc(file_flotilla_options_v1_options, 1);
+
+/**
+ * The CloudEvents `type` of an event message, explicit and versioned:
+ * "catalog.event_published.v1". Publishers and consumers both take it from
+ * here; it is never derived from a class name or retyped by hand.
+ *
+ * @generated from extension: string event_type = 51003;
+ */
+export const event_type = /*@__PURE__*/
+  extDesc(file_flotilla_options_v1_options, 2);
 
