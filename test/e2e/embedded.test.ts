@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { checkBadInput } from "../support/bad-input.ts";
+import { launchBrowser } from "../support/browser.ts";
 import { getJson, type Running, runFlotilla } from "../support/processes.ts";
 
 let dev: Running;
@@ -73,6 +74,31 @@ test("/docs is served from local files", async () => {
     const r = await fetch(new URL(asset, `${base}/docs/`));
     assert.equal(r.status, 200, asset);
     await r.arrayBuffer();
+  }
+});
+
+test("/docs renders the API in a real browser with no request leaving the machine", async () => {
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage();
+    const external: string[] = [];
+    await page.route("**/*", (route) => {
+      const host = new URL(route.request().url()).hostname;
+      if (host === "127.0.0.1" || host === "localhost") return route.continue();
+      external.push(route.request().url());
+      return route.abort();
+    });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${base}/docs`);
+    await page.locator(".opblock-summary-path").first().waitFor({ timeout: 20_000 });
+    const paths = await page.locator(".opblock-summary-path").allInnerTexts();
+    assert.ok(paths.some((p) => p.includes("/v1/catalog/events")), paths.join(", "));
+    assert.deepEqual(external, []);
+    assert.deepEqual(errors, []);
+    if (process.env.FLOTILLA_SCREENSHOT) await page.screenshot({ path: process.env.FLOTILLA_SCREENSHOT, fullPage: false });
+  } finally {
+    await browser.close();
   }
 });
 
