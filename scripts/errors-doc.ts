@@ -5,9 +5,11 @@ import { join } from "node:path";
 import { catalogErrors } from "@flotilla/catalog";
 import { gatewayErrors } from "@flotilla/gateway";
 import { type ErrorSpec, kitErrors } from "@flotilla/kit";
+import { sagaErrors } from "@flotilla/kit/internal";
 
 const tables: [string, Record<string, ErrorSpec>][] = [
   ["Chassis (`packages/kit`)", kitErrors.table],
+  ["Sagas (`packages/kit/src/saga`)", sagaErrors.table],
   ["Gateway (`gateway/`)", gatewayErrors.table],
   ["Catalog (`services/catalog`)", catalogErrors.table],
 ];

@@ -20,5 +20,8 @@ export const kitErrors = defineErrors({
   KIT_ERR_DB_UNAVAILABLE: { rpc: "unavailable", retryable: true, doc: "The database cannot be reached." },
   KIT_ERR_MESSAGE_TOO_LARGE: { rpc: "resource_exhausted", retryable: false, doc: "A request or response body is larger than the endpoint accepts (4 MiB by default)." },
   KIT_ERR_UPSTREAM: { rpc: "unknown", retryable: false, doc: "An upstream answered with an error that carries no Flotilla code; `rpc` is the code it sent." },
+  KIT_ERR_BUS_UNAVAILABLE: { rpc: "unavailable", retryable: true, doc: "The event bus (NATS JetStream) cannot be reached or did not acknowledge a publish in time." },
+  KIT_ERR_WRONG_EXPECTED_VERSION: { rpc: "aborted", retryable: true, doc: "An event stream changed since it was read (optimistic concurrency); reload it and decide again." },
+  KIT_ERR_CACHE_UNAVAILABLE: { rpc: "unavailable", retryable: true, doc: "The cache (Redis) cannot be reached, timed out or is closed; cached reads fall back to the source." },
 });
 export type KitErrorCode = keyof typeof kitErrors.table;

@@ -1,0 +1,4 @@
+import { PgliteProvider } from "../db/pglite.ts";
+import { projectionConformance } from "./conformance.ts";
+
+projectionConformance("pglite", async () => new PgliteProvider());
