@@ -1,4 +1,5 @@
 // Internal surface: Flotilla's own runtime, CLI, gateway and tests use it; not a stable API.
+export * from "./cache/index.ts";
 export * from "./client/index.ts";
 export * from "./config/index.ts";
 export * from "./db/index.ts";
