@@ -12,9 +12,10 @@ describe("collectBindings", () => {
     assert.deepEqual(summary, [
       ["CatalogService_ListEvents", "GET", "/v1/catalog/events", ""],
       ["CatalogService_GetEvent", "GET", "/v1/catalog/events/:p0", ""],
+      ["CatalogService_GetCityCalendar", "GET", "/v1/catalog/cities/:p0/calendar", ""],
       ["CatalogService_CreateEvent", "POST", "/v1/catalog/events", "*"],
     ]);
-    const [list, , createEvent] = bindings;
+    const [list, , , createEvent] = bindings;
     assert.equal(list!.meta.access.public, true);
     assert.equal(list!.meta.cache?.ttlSeconds, 10);
     assert.equal(createEvent!.meta.access.public, false);

@@ -55,6 +55,21 @@ test("the seeded events are listed, paged and readable", async () => {
   assert.equal((one.body as { event: { eventId: string } }).event.eventId, events[0]!.eventId);
 });
 
+test("the city calendar read model answers through the gateway", async () => {
+  const r = await getJson(`${base}/v1/catalog/cities/Lisbon/calendar`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const days = (r.body as { days: { day: string; events: number }[] }).days;
+  // Two seeded events are in Lisbon; the projection catches up asynchronously.
+  const end = Date.now() + 10_000;
+  let total = days.reduce((n, d) => n + d.events, 0);
+  while (total < 2 && Date.now() < end) {
+    await new Promise((res) => setTimeout(res, 100));
+    const again = (await getJson(`${base}/v1/catalog/cities/Lisbon/calendar`)).body as { days: { events: number }[] };
+    total = again.days.reduce((n, d) => n + d.events, 0);
+  }
+  assert.equal(total, 2);
+});
+
 test("/openapi.json is OpenAPI 3.1 listing the catalog routes", async () => {
   const doc = (await getJson(`${base}/openapi.json`)).body as { openapi: string; paths: Record<string, Record<string, unknown>> };
   assert.equal(doc.openapi, "3.1.0");

@@ -1,4 +1,5 @@
 // Public surface of the Flotilla chassis: what a service author needs.
+export type { CloudEvent, EventBus, Subscription } from "./bus/types.ts";
 export { bytesCodec, type Cache, type CachedOptions, type Codec, cached, createCache, invalidateOn, jsonCodec, protoCodec } from "./cache/index.ts";
 export { type CallOptions, type Client, type ClientInterceptor, type ClientPolicy, createClient } from "./client/index.ts";
 export { bool, int, loadConfig, oneOf, type Setting, str, url } from "./config/index.ts";

@@ -3,11 +3,14 @@ import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { catalogV1 } from "@flotilla/contracts";
 import type { Database, ServiceHandlers } from "@flotilla/kit";
+import type { EventStore } from "@flotilla/kit/internal";
 import { checkStartsInFuture, decodePageToken, encodePageToken, newEventId, pageSize } from "./domain.ts";
 import { catalogErrors } from "./errors.ts";
+import { readCityCalendar } from "./projections.ts";
+import { publishEvent } from "./publishing.ts";
 import * as store from "./store.ts";
 
-export function catalogHandlers(db: Database, now: () => Date = () => new Date()): ServiceHandlers<typeof catalogV1.CatalogService> {
+export function catalogHandlers(db: Database, es: EventStore, now: () => Date = () => new Date()): ServiceHandlers<typeof catalogV1.CatalogService> {
   return {
     async listEvents(req) {
       const limit = pageSize(req.pageSize);
@@ -23,14 +26,19 @@ export function catalogHandlers(db: Database, now: () => Date = () => new Date()
       return { event };
     },
 
-    async createEvent(req) {
+    async getCityCalendar(req) {
+      return { city: req.city, days: await readCityCalendar(db, req.city) };
+    },
+
+    async createEvent(req, ctx) {
       // protovalidate has already checked the fields; starts_at is required.
       const startsAt = timestampDate(req.startsAt!);
       checkStartsInFuture(startsAt, now());
-      const event = await store.insertEvent(
-        db,
+      const eventId = newEventId();
+      await publishEvent(
+        es,
         create(catalogV1.EventSchema, {
-          eventId: newEventId(),
+          eventId,
           title: req.title.trim(),
           description: req.description,
           category: req.category,
@@ -41,8 +49,9 @@ export function catalogHandlers(db: Database, now: () => Date = () => new Date()
           priceMinor: req.priceMinor,
           currency: req.currency === "" ? "EUR" : req.currency,
         }),
+        { traceparent: ctx.metadata.traceparent },
       );
-      return { event };
+      return { event: await store.findEvent(db, eventId) };
     },
   };
 }

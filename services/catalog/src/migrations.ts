@@ -22,4 +22,17 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX events_by_city_start ON events (lower(city), starts_at, event_id);
     `,
   },
+  {
+    id: "0002_create_city_calendar",
+    sql: `
+      -- Read model maintained by the city-calendar projection (projections.ts).
+      CREATE TABLE city_calendar (
+        city_key  text NOT NULL,
+        day       date NOT NULL,
+        events    integer NOT NULL,
+        seats     bigint NOT NULL,
+        PRIMARY KEY (city_key, day)
+      );
+    `,
+  },
 ];

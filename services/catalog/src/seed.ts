@@ -3,6 +3,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { catalogV1 } from "@flotilla/contracts";
 import type { Database } from "@flotilla/kit";
+import type { EventStore } from "@flotilla/kit/internal";
+import { publishEvent } from "./publishing.ts";
 import * as store from "./store.ts";
 
 const { EventCategory } = catalogV1;
@@ -17,12 +19,12 @@ const samples = [
 ] as const;
 
 /** Inserts the samples once; runs at every start of `flotilla dev`. */
-export async function seedCatalog(db: Database, now = new Date()): Promise<void> {
+export async function seedCatalog(db: Database, es: EventStore, now = new Date()): Promise<void> {
   if ((await store.countEvents(db)) > 0) return;
-  await db.transaction(async (tx) => {
+  {
     for (const s of samples) {
-      await store.insertEvent(
-        tx,
+      await publishEvent(
+        es,
         create(catalogV1.EventSchema, {
           eventId: s.eventId,
           title: s.title,
@@ -37,5 +39,5 @@ export async function seedCatalog(db: Database, now = new Date()): Promise<void>
         }),
       );
     }
-  });
+  }
 }

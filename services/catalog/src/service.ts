@@ -1,7 +1,10 @@
 import { catalogV1 } from "@flotilla/contracts";
 import { defineService } from "@flotilla/kit";
+import { ProjectionRunner } from "@flotilla/kit/internal";
 import { catalogHandlers } from "./handlers.ts";
 import { migrations } from "./migrations.ts";
+import { cityCalendar } from "./projections.ts";
+import { catalogEventStore } from "./publishing.ts";
 import { seedCatalog } from "./seed.ts";
 
 export const catalogService = defineService({
@@ -9,5 +12,14 @@ export const catalogService = defineService({
   version: process.env.FLOTILLA_VERSION ?? "0.1.0",
   contract: catalogV1.CatalogService,
   migrations,
-  create: ({ db }) => ({ handlers: catalogHandlers(db), seed: () => seedCatalog(db) }),
+  create(ctx) {
+    const es = catalogEventStore(ctx);
+    const projections = new ProjectionRunner({ db: ctx.db, store: es, projections: [cityCalendar], log: ctx.log });
+    projections.start();
+    return {
+      handlers: catalogHandlers(ctx.db, es),
+      seed: () => seedCatalog(ctx.db, es),
+      stop: () => projections.stop(),
+    };
+  },
 });

@@ -11,6 +11,7 @@ import {
   type HostedService,
   InprocNetwork,
   InprocTransport,
+  MemoryBus,
   MemoryRegistry,
   onShutdown,
   PgliteProvider,
@@ -37,13 +38,14 @@ export async function runDev(options: DevOptions): Promise<void> {
   const telemetry = createTelemetry({ serviceName: "flotilla-dev" });
   const provider = new PgliteProvider({ dataDir });
   const registry = new MemoryRegistry();
+  const bus = new MemoryBus();
   const network = new InprocNetwork();
   const transports = new TransportSet([new InprocTransport(network)]);
 
   const hosted: HostedService[] = [];
   const registrations: Registration[] = [];
   for (const { definition } of Object.values(knownServices)) {
-    const service = await hostService(definition, { provider, log, mode: "embedded", interceptors: [serverTelemetry(telemetry)], seed: options.seed });
+    const service = await hostService(definition, { provider, bus, log, mode: "embedded", interceptors: [serverTelemetry(telemetry)], seed: options.seed });
     hosted.push(service);
     const id = `${definition.name}-embedded`;
     const address = `inproc://${id}`;
@@ -69,6 +71,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     invoker.close();
     for (const r of registrations) await r.deregister();
     for (const s of hosted) await s.stop();
+    await bus.close();
     await provider.close();
     await registry.close();
     await telemetry.shutdown();

@@ -3,7 +3,16 @@
 // service nor this code knows which runtime it is in.
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
+import type { EventBus, Subscription } from "../bus/types.ts";
 import { migrate } from "../db/migrate.ts";
+import { eventstoreMigrations } from "../eventstore/migrations.ts";
+import { consume } from "../inbox/consume.ts";
+import { inboxMigrations } from "../inbox/migrations.ts";
+import { enqueue } from "../outbox/enqueue.ts";
+import { outboxMigrations } from "../outbox/migrations.ts";
+import { OutboxRelay } from "../outbox/relay.ts";
+import { projectionMigrations } from "../projections/migrations.ts";
+import { sagaMigrations } from "../saga/migrations.ts";
 import type { Database, DatabaseProvider } from "../db/types.ts";
 import type { ServiceDefinition, ServiceParts } from "../service/types.ts";
 import { Router } from "../transport/router.ts";
@@ -16,8 +25,14 @@ export interface HostedService {
   stop(): Promise<void>;
 }
 
+/** The chassis's own tables, in every service's database: outbox, inbox, event store, projections, sagas. */
+export const chassisMigrations = [...eventstoreMigrations, ...inboxMigrations, ...outboxMigrations, ...projectionMigrations, ...sagaMigrations].sort((a, b) =>
+  a.id < b.id ? -1 : 1,
+);
+
 export interface HostOptions {
   provider: DatabaseProvider;
+  bus: EventBus;
   log: Logger;
   mode: "embedded" | "distributed";
   interceptors?: readonly ServerInterceptor[];
@@ -28,10 +43,38 @@ export interface HostOptions {
 export async function hostService<S extends DescService>(definition: ServiceDefinition<S>, options: HostOptions): Promise<HostedService> {
   const log = options.log.child({ service: definition.name });
   const db = await options.provider.open(definition.name);
+  let relay: OutboxRelay | undefined;
+  let stopSubscriptions = async () => {};
   try {
-    const { applied } = await migrate(db, definition.migrations);
+    const kit = await migrate(db, chassisMigrations);
+    const own = await migrate(db, definition.migrations);
+    const applied = [...kit.applied, ...own.applied];
     if (applied.length > 0) log.info({ applied }, "migrations applied");
-    const parts: ServiceParts<S> = await definition.create({ name: definition.name, log, db, mode: options.mode });
+
+    relay = new OutboxRelay({ db, bus: options.bus, log });
+    relay.start();
+    const nudge = () => setImmediate(() => relay?.nudge());
+    const subscriptions: Subscription[] = [];
+    const parts: ServiceParts<S> = await definition.create({
+      name: definition.name,
+      log,
+      db,
+      mode: options.mode,
+      source: `/flotilla/${definition.name}`,
+      outbox: {
+        async enqueue(tx, events) {
+          await enqueue(tx, events);
+          // The relay also polls; the nudge only cuts latency once the caller commits.
+          nudge();
+        },
+      },
+      async subscribe(name, type, handler) {
+        const sub = await consume(db, options.bus, { consumer: `${definition.name}.${name}`, type, log }, handler);
+        subscriptions.push(sub);
+        return sub;
+      },
+    });
+    stopSubscriptions = () => Promise.all(subscriptions.map((sub) => sub.stop())).then(() => {});
     if (options.seed && parts.seed) await parts.seed();
     const router = new Router({ interceptors: options.interceptors ?? [] });
     router.add(definition.contract, parts.handlers);
@@ -40,11 +83,15 @@ export async function hostService<S extends DescService>(definition: ServiceDefi
       db,
       router,
       async stop() {
+        await stopSubscriptions();
         await parts.stop?.();
+        await relay?.stop();
         await db.close();
       },
     };
   } catch (error) {
+    await stopSubscriptions().catch(() => {});
+    await relay?.stop().catch(() => {});
     await db.close().catch(() => {});
     throw error;
   }

@@ -1,4 +1,4 @@
-export { type HostedService, type HostOptions, hostService } from "./host-service.ts";
+export { chassisMigrations, type HostedService, type HostOptions, hostService } from "./host-service.ts";
 export { createInvoker, type Invoke, type InvokeOptions, type Invoker, serviceNameOf, telemetryInterceptor } from "./invoker.ts";
 export { handleOps, type OpsState } from "./ops-endpoints.ts";
 export { loadServiceProcessConfig, parseLabels, serviceProcessSettings } from "./process-config.ts";

@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
+import { createBus } from "../bus/index.ts";
 import { createDatabaseProvider } from "../db/index.ts";
 import { FlotillaError } from "../errors/index.ts";
 import { createLogger } from "../log/logger.ts";
@@ -31,7 +32,8 @@ export async function runServiceProcess<S extends DescService>(definition: Servi
 
   const telemetry = createTelemetry({ serviceName: definition.name, exporter: config.traceExporter });
   const provider = createDatabaseProvider(config.databaseUrl, { databasePrefix: config.databasePrefix });
-  const hosted = await hostService(definition, { provider, log, mode: "distributed", interceptors: [serverTelemetry(telemetry)] });
+  const bus = await createBus(config.busUrl, { stream: config.busStream, subjectPrefix: config.busSubjectPrefix });
+  const hosted = await hostService(definition, { provider, bus, log, mode: "distributed", interceptors: [serverTelemetry(telemetry)] });
   const rpc = createRpcHandler(hosted.router);
 
   let ready = false;
@@ -67,6 +69,7 @@ export async function runServiceProcess<S extends DescService>(definition: Servi
     server.closeAllConnections();
     await registry.close();
     await hosted.stop();
+    await bus.close();
     await provider.close();
     await telemetry.shutdown();
   });

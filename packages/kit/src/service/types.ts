@@ -1,6 +1,7 @@
 import type { DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import type { Database, Migration } from "../db/types.ts";
+import type { CloudEvent, Subscription } from "../bus/types.ts";
+import type { Database, Migration, Queryable } from "../db/types.ts";
 import type { CallContext } from "../transport/types.ts";
 
 /** The handler for each unary method of a contract, keyed by the method's local name. */
@@ -20,6 +21,20 @@ export interface ServiceContext {
   readonly db: Database;
   /** `embedded` or `distributed`; for logs only — services must not branch on it. */
   readonly mode: "embedded" | "distributed";
+  /** The CloudEvents `source` of this service's events: `/flotilla/<name>`. */
+  readonly source: string;
+  /**
+   * Publishes events through the transactional outbox: call it inside the
+   * transaction that changes the state; the events leave only if it commits,
+   * and then at least once.
+   */
+  readonly outbox: { enqueue(tx: Queryable, events: readonly CloudEvent[]): Promise<void> };
+  /**
+   * Consumes one event type through the inbox: `handler` runs in a transaction
+   * with its effects, once per event id, retried with backoff, dead-lettered
+   * after repeated failures. `name` makes the durable consumer `<service>.<name>`.
+   */
+  subscribe(name: string, type: string, handler: (event: CloudEvent, tx: Queryable) => Promise<void>): Promise<Subscription>;
 }
 
 /** A started service: its handlers, and optional hooks. */

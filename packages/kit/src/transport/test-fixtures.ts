@@ -25,6 +25,9 @@ export function fakeCatalog(overrides: Partial<CatalogHandlers> = {}): CatalogHa
     async createEvent(request) {
       return { event: { ...sampleEvent("new-1"), title: request.title, city: request.city } };
     },
+    async getCityCalendar(request) {
+      return { city: request.city, days: [] };
+    },
     ...overrides,
   };
 }

@@ -173,6 +173,73 @@ export declare type GetEventResponse = Message<"flotilla.catalog.v1.GetEventResp
 export declare const GetEventResponseSchema: GenMessage<GetEventResponse>;
 
 /**
+ * @generated from message flotilla.catalog.v1.GetCityCalendarRequest
+ */
+export declare type GetCityCalendarRequest = Message<"flotilla.catalog.v1.GetCityCalendarRequest"> & {
+  /**
+   * @generated from field: string city = 1;
+   */
+  city: string;
+};
+
+/**
+ * Describes the message flotilla.catalog.v1.GetCityCalendarRequest.
+ * Use `create(GetCityCalendarRequestSchema)` to create a new message.
+ */
+export declare const GetCityCalendarRequestSchema: GenMessage<GetCityCalendarRequest>;
+
+/**
+ * @generated from message flotilla.catalog.v1.CalendarDay
+ */
+export declare type CalendarDay = Message<"flotilla.catalog.v1.CalendarDay"> & {
+  /**
+   * ISO 8601 date (UTC), e.g. "2026-12-07".
+   *
+   * @generated from field: string day = 1;
+   */
+  day: string;
+
+  /**
+   * @generated from field: uint32 events = 2;
+   */
+  events: number;
+
+  /**
+   * Seats on sale that day across the city's events.
+   *
+   * @generated from field: uint64 seats = 3;
+   */
+  seats: bigint;
+};
+
+/**
+ * Describes the message flotilla.catalog.v1.CalendarDay.
+ * Use `create(CalendarDaySchema)` to create a new message.
+ */
+export declare const CalendarDaySchema: GenMessage<CalendarDay>;
+
+/**
+ * @generated from message flotilla.catalog.v1.GetCityCalendarResponse
+ */
+export declare type GetCityCalendarResponse = Message<"flotilla.catalog.v1.GetCityCalendarResponse"> & {
+  /**
+   * @generated from field: string city = 1;
+   */
+  city: string;
+
+  /**
+   * @generated from field: repeated flotilla.catalog.v1.CalendarDay days = 2;
+   */
+  days: CalendarDay[];
+};
+
+/**
+ * Describes the message flotilla.catalog.v1.GetCityCalendarResponse.
+ * Use `create(GetCityCalendarResponseSchema)` to create a new message.
+ */
+export declare const GetCityCalendarResponseSchema: GenMessage<GetCityCalendarResponse>;
+
+/**
  * @generated from message flotilla.catalog.v1.CreateEventRequest
  */
 export declare type CreateEventRequest = Message<"flotilla.catalog.v1.CreateEventRequest"> & {
@@ -312,6 +379,17 @@ export declare const CatalogService: GenService<{
     methodKind: "unary";
     input: typeof GetEventRequestSchema;
     output: typeof GetEventResponseSchema;
+  },
+  /**
+   * How many events start on each day in a city: a read model (CQRS
+   * projection) of the catalog's event store.
+   *
+   * @generated from rpc flotilla.catalog.v1.CatalogService.GetCityCalendar
+   */
+  getCityCalendar: {
+    methodKind: "unary";
+    input: typeof GetCityCalendarRequestSchema;
+    output: typeof GetCityCalendarResponseSchema;
   },
   /**
    * Publishes a new event (organisers and admins).
