@@ -61,7 +61,7 @@ describe("createClient", () => {
       assert.equal(list.events.length, 2);
       // @ts-expect-error the input is typed from the contract
       await rejection(catalog.getEvent({ eventIdd: "x" }));
-      assert.equal(Object.keys(catalog).sort().join(","), "createEvent,getEvent,listEvents");
+      assert.equal(Object.keys(catalog).sort().join(","), "createEvent,getCityCalendar,getEvent,listEvents");
       network.unbind("inproc://catalog-1");
     } finally {
       watch.stop();
@@ -128,7 +128,7 @@ describe("createClient", () => {
     const started = Date.now();
     const error = await rejection(catalog.getEvent({ eventId: "slow" }, { timeoutMs: 50 }));
     assert.equal(error.code, "KIT_ERR_DEADLINE_EXCEEDED");
-    assert.ok(Date.now() - started < 500, "no retry past the deadline");
+    assert.ok(Date.now() - started < 900, "settled at the deadline, with no retry after it (the handler takes 1 s)");
   });
 
   it("cancels with the parent's signal", async () => {

@@ -40,6 +40,8 @@ export class Upstream {
   readonly #guards: UpstreamGuards;
   readonly #send: ClientSend;
   readonly #random: () => number;
+  // Interceptors may add to an attempt's metadata; without them nothing writes to it.
+  readonly #copyMetadata: boolean;
 
   constructor(service: DescService, deps: ClientDeps) {
     this.service = service;
@@ -52,6 +54,7 @@ export class Upstream {
     const transport = deps.transports;
     let send: ClientSend = (call) => transport.unary(call.instance, call.method, call.input, { deadline: call.deadline, metadata: call.metadata, signal: call.signal });
     const interceptors = deps.interceptors ?? [];
+    this.#copyMetadata = interceptors.length > 0;
     for (let i = interceptors.length - 1; i >= 0; i--) send = (interceptors[i] as (next: ClientSend) => ClientSend)(send);
     this.#send = send;
   }
@@ -61,7 +64,12 @@ export class Upstream {
   }
 
   call<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, init: MessageInitShape<I>, options: CallOptions = {}): Promise<MessageShape<O>> {
-    const input = create(method.input, init) as MessageShape<DescMessage>;
+    let input: MessageShape<DescMessage>;
+    try {
+      input = create(method.input, init) as MessageShape<DescMessage>;
+    } catch (cause) {
+      return Promise.reject(kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `cannot build a ${method.input.typeName} from the input`, { cause }));
+    }
     const deadline = this.#deadlineOf(options);
     const signal = this.#signalOf(options);
     const metadata = options.metadata ?? noMetadata;
@@ -121,7 +129,7 @@ export class Upstream {
     const load = this.#balancer.load(instance);
     load.inFlight++;
     const started = performance.now();
-    const call: ClientCall = { service: this.service, method, instance, input, deadline, metadata: { ...metadata }, signal, attempt };
+    const call: ClientCall = { service: this.service, method, instance, input, deadline, metadata: this.#copyMetadata ? { ...metadata } : metadata, signal, attempt };
     try {
       const output = await this.#send(call);
       this.#balancer.succeeded(load, performance.now() - started);

@@ -61,11 +61,12 @@ class Call<O extends DescMessage> implements Dispatcher.DispatchHandler {
     if (left !== undefined) this.#timer = setTimeout(() => this.#fail(deadlineExceeded()), left);
     if (signal !== undefined) {
       this.#signal = signal;
+      this.#onAbort = () => this.#fail(canceled(signal.reason));
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
   }
 
-  readonly #onAbort = () => this.#fail(canceled(this.#signal?.reason));
+  #onAbort: (() => void) | undefined;
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
@@ -128,7 +129,7 @@ class Call<O extends DescMessage> implements Dispatcher.DispatchHandler {
   #done(): void {
     this.#settled = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener("abort", this.#onAbort);
   }
 
   #fail(error: FlotillaError): void {

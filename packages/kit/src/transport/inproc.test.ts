@@ -67,7 +67,7 @@ describe("InprocTransport", () => {
     const started = Date.now();
     const error = await rejection(transport.unary(target, getEvent, getEventRequest("e1"), { metadata: {}, deadline: Date.now() + 80 }));
     assert.equal(error.code, "KIT_ERR_DEADLINE_EXCEEDED");
-    assert.ok(Date.now() - started < 1_000);
+    assert.ok(Date.now() - started < 1_500, "settled at the deadline, not when the 2 s handler finished");
     assert.equal(signal?.aborted, true);
   });
 

@@ -37,7 +37,7 @@ describe("Router", () => {
     assert.equal(output.event?.eventId, "e7");
     assert.deepEqual(
       router.routes().map((r) => r.path).sort(),
-      [CREATE, GET, "/flotilla.catalog.v1.CatalogService/ListEvents"].sort(),
+      [CREATE, GET, "/flotilla.catalog.v1.CatalogService/GetCityCalendar", "/flotilla.catalog.v1.CatalogService/ListEvents"].sort(),
     );
   });
 

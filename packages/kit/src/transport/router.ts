@@ -91,7 +91,8 @@ export class Router {
       }
       const unary = method as DescMethodUnary;
       const output = unary.output;
-      const call = compose(interceptors, async (input, ctx) => create(output, (await handler(input, ctx)) as MessageShape<DescMessage>));
+      const toOutput = (init: unknown) => create(output, init as MessageShape<DescMessage>);
+      const call = compose(interceptors, (input, ctx) => Promise.resolve(handler(input, ctx)).then(toOutput));
       routes.push({ path: methodPath(unary), service, method: unary, invoke: this.#guard(unary, call) });
     }
     this.#services.add(service.typeName);
@@ -116,7 +117,14 @@ export class Router {
     const validator = this.#validator;
     const onError = this.#onError;
     const input = method.input;
-    return async (message, ctx) => {
+    const fail = (error: unknown, ctx: CallContext): FlotillaError => {
+      const failure = toServerError(error);
+      onError?.(failure, ctx);
+      return failure;
+    };
+    // Not an async function: one promise fewer per call on the hot path.
+    return (message, ctx) => {
+      let pending: Promise<MessageShape<DescMessage>>;
       try {
         const result = validator.validate(input, message);
         if (result.kind === "invalid") {
@@ -125,12 +133,13 @@ export class Router {
           throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `invalid ${input.name}: ${fields}`, { violations });
         }
         if (result.kind === "error") throw result.error;
-        return await call(message, ctx);
+        pending = call(message, ctx);
       } catch (error) {
-        const failure = toServerError(error);
-        onError?.(failure, ctx);
-        throw failure;
+        return Promise.reject(fail(error, ctx));
       }
+      return pending.then(undefined, (error: unknown) => {
+        throw fail(error, ctx);
+      });
     };
   }
 }
