@@ -1,0 +1,116 @@
+/*
+ * Guarantees of the inbox:
+ *
+ * - Every consumer applies an event effectively once. The bus delivers at
+ *   least once; each delivery runs in ONE transaction that first inserts
+ *   (consumer, event id) into the inbox and then runs the handler with that
+ *   transaction. A duplicate finds the row and skips the handler; a failure
+ *   rolls back the row and the handler's writes together, and the bus
+ *   redelivers. The event is acknowledged only after the commit, so a crash
+ *   anywhere leaves either nothing (redelivered, applied then) or the commit
+ *   (redelivered, skipped as a duplicate).
+ * - Effects must go through `tx` to be covered: a handler that calls another
+ *   service or sends a push does so at least once, and must pass the event id
+ *   on as an idempotency key.
+ * - No event is lost to a failing handler: after `maxAttempts` deliveries the
+ *   event is stored as a dead letter (in its own transaction) before it is
+ *   acknowledged, and replayDeadLetters() runs it again through the same
+ *   inbox path. A database outage never dead-letters: it is retried.
+ * - Inbox rows are kept for a retention (pruneInbox); a redelivery older than
+ *   that would be applied again, so the retention must exceed the broker's
+ *   redelivery horizon (its stream max age).
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Logger, pino } from "pino";
+import type { CloudEvent, Delivery, EventBus, SubscribeOptions, Subscription } from "../bus/types.ts";
+import type { Database, Queryable } from "../db/types.ts";
+import { kitErrors } from "../errors/index.ts";
+import { recordDeadLetter } from "./dead-letters.ts";
+import { replayRequested } from "./replay.ts";
+
+/** A handler under the inbox: its writes through `tx` commit with the inbox row, or not at all. */
+export type InboxHandler = (event: CloudEvent, tx: Queryable) => Promise<void>;
+
+export interface ConsumeOptions extends SubscribeOptions {
+  /** Deliveries before the event becomes a dead letter. @default 10 */
+  maxAttempts?: number;
+  /** How often to look for replays requested with replayDeadLetters(). @default 1000 */
+  replayPollMs?: number;
+  log?: Logger;
+}
+
+/**
+ * Subscribes `handler` to an event type through the inbox of `db`.
+ *
+ *   await consume(db, bus, { consumer: "notifications.event-published", type: "catalog.event_published.v1" }, async (event, tx) => {
+ *     const { event: published } = decodeEvent(EventPublishedSchema, event);
+ *     await tx.query("INSERT INTO digests (catalog_event_id, title) VALUES ($1, $2)", [published?.id, published?.title]);
+ *   });
+ */
+export async function consume(db: Database, bus: EventBus, options: ConsumeOptions, handler: InboxHandler): Promise<Subscription> {
+  const { maxAttempts = 10, replayPollMs = 1000, log = pino({ level: "silent" }), ...subscribe } = options;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw kitErrors.create("KIT_ERR_CONFIG_INVALID", `consumer "${options.consumer}": maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+  }
+  if (!Number.isFinite(replayPollMs) || replayPollMs <= 0) {
+    throw kitErrors.create("KIT_ERR_CONFIG_INVALID", `consumer "${options.consumer}": replayPollMs must be a positive number, got ${replayPollMs}`);
+  }
+  const { consumer } = subscribe;
+  const context = { consumer, type: subscribe.type };
+
+  const deliver = async ({ event, attempt }: Delivery): Promise<void> => {
+    try {
+      await handleOnce(db, consumer, event, handler, { clearDeadLetter: attempt > maxAttempts });
+    } catch (error) {
+      if (attempt < maxAttempts || kitErrors.is(error, "KIT_ERR_DB_UNAVAILABLE")) {
+        log.warn({ ...context, err: error, eventId: event.id, attempt }, "event handler failed; the bus will redeliver");
+        throw error;
+      }
+      // Throws when the database fails too: the bus then redelivers, and this runs again.
+      await recordDeadLetter(db, consumer, event, error, attempt);
+      log.error({ ...context, err: error, eventId: event.id, attempt }, "event handler failed for the last time; stored as a dead letter");
+    }
+  };
+  const subscription = await bus.subscribe(subscribe, deliver);
+
+  const stopping = new AbortController();
+  const poller = (async () => {
+    while (!stopping.signal.aborted) {
+      try {
+        await replayRequested(db, consumer, handler, log, stopping.signal);
+      } catch (error) {
+        log.warn({ ...context, err: error }, "cannot look for dead-letter replays; will retry");
+      }
+      // Unref'd: a consumer that was never stopped must not keep a finished process alive.
+      await sleep(replayPollMs, undefined, { signal: stopping.signal, ref: false }).catch(() => {});
+    }
+  })();
+
+  return {
+    stop: async () => {
+      stopping.abort();
+      await Promise.all([subscription.stop(), poller]);
+    },
+  };
+}
+
+/**
+ * Applies an event through the inbox: the inbox row and the handler's writes
+ * in one transaction. Returns false for a duplicate (handler not run).
+ */
+export async function handleOnce(
+  db: Database,
+  consumer: string,
+  event: CloudEvent,
+  handler: InboxHandler,
+  options: { clearDeadLetter?: boolean } = {},
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const fresh = await tx.query("INSERT INTO flotilla_inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id", [consumer, event.id]);
+    if (fresh.length === 0) return false;
+    await handler(event, tx);
+    // A redelivery after the event was dead-lettered (its ack was lost) that now succeeds.
+    if (options.clearDeadLetter) await tx.query("DELETE FROM flotilla_dead_letters WHERE consumer = $1 AND event_id = $2", [consumer, event.id]);
+    return true;
+  });
+}
