@@ -22,7 +22,9 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ["--test", "--test-concurrency=3", "--test-timeout=180000", "--test-reporter=spec", ...files],
+  // --test-force-exit: a file whose test left a handle open (a reconnecting client after a
+  // failed assertion) must fail and end, not hang the run.
+  ["--test", "--test-force-exit", "--test-concurrency=3", "--test-timeout=180000", "--test-reporter=spec", ...files],
   { stdio: "inherit", env: { ...process.env, FLOTILLA_LOG_LEVEL: process.env.FLOTILLA_LOG_LEVEL ?? "silent" } },
 );
 process.exit(result.status ?? 1);
