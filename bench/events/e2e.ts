@@ -1,0 +1,158 @@
+// The chassis end to end: writers commit a business row and enqueue events in
+// one transaction, one OutboxRelay publishes them to JetStream, and consume()
+// in another process (the consuming service) applies each through its inbox.
+import { type ChildProcess, fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { enqueue, migrate, NatsBus, OutboxRelay, outboxMigrations, PostgresProvider } from "@flotilla/kit/internal";
+import type { ConsumerInit, ConsumerReport } from "./e2e-consumer.ts";
+import { benchEvent } from "./payload.ts";
+import type { FlowResult } from "./raw-jetstream.ts";
+import type { Run } from "./setup.ts";
+import { now, settle, summarise, Window } from "./stats.ts";
+
+export interface E2eOptions {
+  warmupMs: number;
+  durationMs: number;
+  writers: number;
+  eventsPerTx: number;
+  relayBatch: number;
+  concurrency: number;
+  /** Connections of the producing service's pool (writers and relay share it). */
+  producerPool: number;
+  /** Connections of the consuming service's pool. */
+  consumerPool: number;
+  drainMs: number;
+  progress: boolean;
+}
+
+export interface E2eResult extends FlowResult {
+  /** Relay publishes that failed and were retried. */
+  relayFailures: number;
+}
+
+interface Consumer {
+  child: ChildProcess;
+  handled: () => number;
+  /** Stops the consumer; resolves with when it handled each event. */
+  finish: () => Promise<[string, number][]>;
+}
+
+async function startConsumer(run: Run, init: ConsumerInit): Promise<Consumer> {
+  const script = fileURLToPath(new URL("./e2e-consumer.ts", import.meta.url));
+  const child = fork(script, [JSON.stringify(init)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  run.adopt(child);
+  let handled = 0;
+  let done: ((times: [string, number][]) => void) | undefined;
+  const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`the consumer process exited with ${code}`))));
+  exited.catch(() => {});
+  const ready = new Promise<void>((resolve) => {
+    child.on("message", (m: ConsumerReport) => {
+      if ("ready" in m) resolve();
+      else if ("handled" in m) handled = m.handled;
+      else done?.(m.done);
+    });
+  });
+  await Promise.race([ready, exited]);
+  return {
+    child,
+    handled: () => handled,
+    finish: () => {
+      const result = new Promise<[string, number][]>((resolve) => {
+        done = resolve;
+      });
+      child.send({ stop: true });
+      return Promise.race([result, exited]);
+    },
+  };
+}
+
+export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
+  const tag = `e2e-b${options.eventsPerTx}`;
+  const natsTag = tag.replaceAll("-", "_");
+  const busOptions = { stream: run.stream(natsTag), subjectPrefix: run.subjectPrefix(natsTag), onError: () => {} };
+  const provider = new PostgresProvider({ url: run.postgresUrl, databasePrefix: run.databasePrefix, poolSize: options.producerPool });
+  let consumer: Consumer | undefined;
+  let bus: NatsBus | undefined;
+  try {
+    const producer = await provider.open(`${tag}-out`);
+    await migrate(producer, outboxMigrations);
+    await producer.exec("CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, placed_at timestamptz NOT NULL DEFAULT now())");
+    bus = await NatsBus.connect({ servers: run.natsUrl }, busOptions);
+    consumer = await startConsumer(run, {
+      postgresUrl: run.postgresUrl,
+      databasePrefix: run.databasePrefix,
+      service: `${tag}-in`,
+      pool: options.consumerPool,
+      natsUrl: run.natsUrl,
+      ...busOptions,
+      concurrency: options.concurrency,
+    });
+    const relay = new OutboxRelay({ db: producer, bus, batchSize: options.relayBatch, pollMs: 50 });
+    relay.start();
+
+    const window = new Window(options.warmupMs, options.durationMs);
+    const committedAt = new Map<string, number>();
+    let committed = 0;
+    let committedTotal = 0;
+    const stats = consumer;
+    // With --progress: where the events are every half second, and how busy this process is.
+    let lastElu = performance.eventLoopUtilization();
+    const progress = options.progress
+      ? setInterval(() => {
+          const elu = performance.eventLoopUtilization(lastElu);
+          lastElu = performance.eventLoopUtilization();
+          void relay.stats().then((st) =>
+            console.error(
+              `  ${tag} t=${(now() - window.start).toFixed(0)} ms committed=${committedTotal} published=${st.published} outbox=${st.pending} handled=${stats.handled()} producer-event-loop=${elu.utilization.toFixed(2)}`,
+            ),
+          );
+        }, 500)
+      : undefined;
+
+    const writer = async (w: number) => {
+      let seq = 0;
+      while (!window.over()) {
+        seq++;
+        const events = Array.from({ length: options.eventsPerTx }, (_, i) => benchEvent(`writer-${w}-${seq}-${i}`));
+        await producer.transaction(async (tx) => {
+          await tx.query("INSERT INTO orders (writer, seq) VALUES ($1, $2)", [w, seq]);
+          await enqueue(tx, events);
+        });
+        const at = now();
+        relay.nudge();
+        committedTotal += events.length;
+        if (!window.contains(at)) continue;
+        committed += events.length;
+        for (const event of events) committedAt.set(event.id, at);
+      }
+    };
+    await Promise.all(Array.from({ length: options.writers }, (_, w) => writer(w)));
+    await settle(() => stats.handled() >= committedTotal, options.drainMs);
+    clearInterval(progress);
+    const { failures } = await relay.stats();
+    await relay.stop();
+    const handledAt = await consumer.finish();
+
+    const latencies: number[] = [];
+    let delivered = 0;
+    for (const [id, at] of handledAt) {
+      if (window.contains(at)) delivered++;
+      const commit = committedAt.get(id);
+      if (commit === undefined) continue;
+      // The relay can see a commit before the writer's client hears of it.
+      latencies.push(Math.max(0, at - commit));
+      committedAt.delete(id);
+    }
+    return {
+      producedPerSec: committed / window.seconds,
+      deliveredPerSec: delivered / window.seconds,
+      latency: summarise(latencies),
+      undelivered: committedAt.size,
+      relayFailures: failures,
+    };
+  } finally {
+    if (consumer?.child.connected) consumer.child.kill();
+    await bus?.close().catch(() => {});
+    await provider.close().catch(() => {});
+  }
+}
