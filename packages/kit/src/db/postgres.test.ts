@@ -4,7 +4,7 @@ import { after, test } from "node:test";
 import postgres from "postgres";
 import { databaseConformance } from "./conformance.ts";
 import { PostgresProvider } from "./postgres.ts";
-import { quoteIdent } from "./sql-names.ts";
+import { dropDatabasesWithPrefix } from "../testing/postgres.ts";
 
 const url = process.env.FLOTILLA_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 // Unique per run, so parallel runs never meet, and everything made here can be dropped.
@@ -79,15 +79,4 @@ test("postgres: without createDatabases nothing is created", async () => {
   }
 });
 
-after(async () => {
-  const admin = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    const pattern = `${databasePrefix.replaceAll("_", "\\_")}%`;
-    const dbs = await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${pattern}`;
-    for (const { datname } of dbs) await admin.unsafe(`DROP DATABASE ${quoteIdent(datname)} WITH (FORCE)`);
-    const roles = await admin<{ rolname: string }[]>`SELECT rolname FROM pg_roles WHERE rolname LIKE ${pattern}`;
-    for (const { rolname } of roles) await admin.unsafe(`DROP ROLE ${quoteIdent(rolname)}`);
-  } finally {
-    await admin.end();
-  }
-});
+after(() => dropDatabasesWithPrefix(databasePrefix, url));

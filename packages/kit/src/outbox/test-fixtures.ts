@@ -4,14 +4,13 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import postgres from "postgres";
 import { MemoryBus } from "../bus/memory.ts";
 import { NatsBus, type NatsBusOptions } from "../bus/nats.ts";
 import type { CloudEvent, DeliveryHandler, EventBus, SubscribeOptions, Subscription } from "../bus/types.ts";
 import { migrate } from "../db/migrate.ts";
 import { PgliteProvider } from "../db/pglite.ts";
 import { PostgresProvider } from "../db/postgres.ts";
-import { quoteIdent } from "../db/sql-names.ts";
+import { dropDatabasesWithPrefix } from "../testing/postgres.ts";
 import type { Database, DatabaseProvider } from "../db/types.ts";
 import { kitErrors } from "../errors/index.ts";
 import { inboxMigrations } from "../inbox/migrations.ts";
@@ -96,16 +95,7 @@ function testDatabases(provider: DatabaseProvider, drop: () => Promise<void>, re
 
 /** Drops every database and role made under a prefix (test cleanup). */
 export async function dropPostgres(prefix: string): Promise<void> {
-  const admin = postgres(postgresUrl, { max: 1, onnotice: () => {} });
-  try {
-    const pattern = `${prefix.replaceAll("_", "\\_")}%`;
-    const dbs = await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE ${pattern}`;
-    for (const { datname } of dbs) await admin.unsafe(`DROP DATABASE ${quoteIdent(datname)} WITH (FORCE)`);
-    const roles = await admin<{ rolname: string }[]>`SELECT rolname FROM pg_roles WHERE rolname LIKE ${pattern}`;
-    for (const { rolname } of roles) await admin.unsafe(`DROP ROLE ${quoteIdent(rolname)}`);
-  } finally {
-    await admin.end();
-  }
+  await dropDatabasesWithPrefix(prefix, postgresUrl);
 }
 
 /** One broker: `connect()` gives a handle on it (on NATS each its own connection), all closed by close(). */
