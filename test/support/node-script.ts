@@ -18,8 +18,9 @@ export interface Script {
 /** Every script started and not yet reaped, so a test's `after` can kill them all. */
 const running = new Set<Script>();
 
-export function runScript(file: string, env: NodeJS.ProcessEnv = {}): Script {
-  const child = spawn(process.execPath, [file], {
+export function runScript(file: string, env: NodeJS.ProcessEnv = {}, options: { args?: readonly string[]; cwd?: string } = {}): Script {
+  const child = spawn(process.execPath, [file, ...(options.args ?? [])], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { ...process.env, FLOTILLA_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
