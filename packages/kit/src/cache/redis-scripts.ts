@@ -66,7 +66,9 @@ const SET = `${EXTEND}
 local generation = redis.call('HGET', KEYS[1], 'g')
 if ARGV[1] ~= '*' and (generation or '') ~= ARGV[1] then return 0 end
 local ttl = tonumber(ARGV[2])
-local tagTtl = math.max(tonumber(ARGV[4]), ttl)
+-- A margin over the entry's TTL: the two expiries are set a moment apart, and a
+-- tag version that died first would turn its still-live entries into misses.
+local tagTtl = math.max(tonumber(ARGV[4]), ttl + 1000)
 local fields = { 'v', ARGV[3] }
 if generation then
   fields[#fields + 1] = 'g'
