@@ -5,7 +5,8 @@ import { request as httpRequest, Agent as HttpAgent } from "node:http";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { catalogV1 } from "@flotilla/contracts";
-import { createClient, HttpTransport } from "@flotilla/kit/internal";
+import { createClient, HttpTransport, NatsTransport } from "@flotilla/kit/internal";
+import { connect, createInbox } from "@nats-io/transport-node";
 import { ServiceBroker } from "moleculer";
 import { Agent, type Dispatcher } from "undici";
 import { EVENT_ID, requestBytes } from "./payload.ts";
@@ -20,8 +21,13 @@ export interface Running {
 export interface Contender {
   name: string;
   describe: string;
+  /** Rides on NATS: the table shows the CPU nats-server spends per call. */
+  usesNats?: boolean;
   start: (settings: { natsUrl: string; concurrency: number }) => Promise<Running>;
 }
+
+// Subjects of our own, so other users of the NATS server do not mix in.
+const prefix = `flotilla-bench-${randomBytes(4).toString("hex")}.rpc`;
 
 async function child(script: string, env: Record<string, string> = {}): Promise<{ process: ChildProcess; message: Record<string, unknown> }> {
   const path = fileURLToPath(new URL(`./servers/${script}`, import.meta.url));
@@ -50,8 +56,8 @@ async function stopChild(proc: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-const chassis: Contender = {
-  name: "chassis",
+const chassisHttp: Contender = {
+  name: "chassis-http",
   describe: "createClient → HttpTransport (undici) → Connect server (Router, protovalidate) → handler",
   async start({ concurrency }) {
     const server = await child("chassis.ts");
@@ -88,6 +94,62 @@ function undiciPost(dispatcher: Dispatcher, origin: string): Promise<Buffer> {
     );
   });
 }
+
+const chassisNats: Contender = {
+  name: "chassis-nats",
+  usesNats: true,
+  describe: "createClient → NatsTransport (micro request/reply, one mux inbox) → nats-server → startNatsRpcServer (Router, protovalidate) → handler",
+  async start({ natsUrl }) {
+    const server = await child("chassis-nats.ts", { BENCH_NATS_URL: natsUrl, BENCH_NATS_PREFIX: prefix });
+    const transports = await NatsTransport.connect({ servers: natsUrl });
+    const instances = [{ id: "catalog-bench", service: "catalog", version: "bench", address: server.message.url as string, labels: {}, startedAt: Date.now() }];
+    const catalog = createClient(catalogV1.CatalogService, { instances: () => instances, transports });
+    return {
+      call: () => catalog.getEvent({ eventId: EVENT_ID }),
+      serverCpu: cpuOf(server.process),
+      async stop() {
+        await transports.close();
+        await stopChild(server.process);
+      },
+    };
+  },
+};
+
+const rawNats: Contender = {
+  name: "raw-nats",
+  usesNats: true,
+  describe: "nats.js publish with a reply subject on one mux inbox → nats-server → bare subscriber answering fixed bytes",
+  async start({ natsUrl }) {
+    const server = await child("raw-nats.ts", { BENCH_NATS_URL: natsUrl, BENCH_NATS_PREFIX: prefix });
+    const subject = server.message.url as string;
+    const nc = await connect({ servers: natsUrl });
+    const inbox = `${createInbox()}.`;
+    const waiting = new Map<string, (data: Uint8Array) => void>();
+    let next = 0;
+    nc.subscribe(`${inbox}*`, {
+      callback: (error, msg) => {
+        const resolve = error === null ? waiting.get(msg.subject) : undefined;
+        if (resolve === undefined) return;
+        waiting.delete(msg.subject);
+        resolve(msg.data);
+      },
+    });
+    await nc.flush();
+    return {
+      call: () =>
+        new Promise<Uint8Array>((resolve) => {
+          const reply = inbox + (next++).toString(36);
+          waiting.set(reply, resolve);
+          nc.publish(subject, requestBytes, { reply });
+        }),
+      serverCpu: cpuOf(server.process),
+      async stop() {
+        await nc.close();
+        await stopChild(server.process);
+      },
+    };
+  },
+};
 
 const raw: Contender = {
   name: "raw-undici",
@@ -145,6 +207,7 @@ const rawNode: Contender = {
 
 const moleculer: Contender = {
   name: "moleculer",
+  usesNats: true,
   describe: "Moleculer 0.15 broker.call → NATS transporter (JSON) → broker with one action",
   async start({ natsUrl }) {
     // A namespace of our own, so other users of the NATS server do not mix in.
@@ -164,4 +227,4 @@ const moleculer: Contender = {
   },
 };
 
-export const contenders: readonly Contender[] = [chassis, raw, rawNode, moleculer];
+export const contenders: readonly Contender[] = [chassisHttp, raw, chassisNats, rawNats, moleculer, rawNode];

@@ -13,6 +13,8 @@ export interface LoadResult {
   clientCpuUs: number;
   /** CPU time per call in the server process, µs (NaN when unknown). */
   serverCpuUs: number;
+  /** CPU time per call in nats-server, µs (NaN when no broker or unknown). */
+  brokerCpuUs: number;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -48,12 +50,15 @@ export async function measure(
   warmupMs: number,
   durationMs: number,
   serverCpu: () => Promise<number>,
+  brokerCpu: () => number = () => Number.NaN,
 ): Promise<LoadResult> {
   await phase(call, concurrency, warmupMs, false);
   const server0 = await serverCpu();
+  const broker0 = brokerCpu();
   const client0 = process.cpuUsage();
   const { latencies, errors, firstError, seconds } = await phase(call, concurrency, durationMs, true);
   const client = process.cpuUsage(client0);
+  const broker = brokerCpu() - broker0;
   const server = (await serverCpu()) - server0;
   if (errors > 0) console.error(`  ${errors} calls failed; first: ${String(firstError)}`);
   const sorted = Float64Array.from(latencies).sort();
@@ -67,5 +72,6 @@ export async function measure(
     p99Ms: percentile(sorted, 0.99),
     clientCpuUs: (client.user + client.system) / Math.max(1, latencies.length),
     serverCpuUs: server / Math.max(1, latencies.length),
+    brokerCpuUs: broker / Math.max(1, latencies.length),
   };
 }

@@ -3,7 +3,8 @@
 //
 //   node bench/rpc/run.ts                                  # 2 s warm-up + 5 s per mode, 1 round
 //   node bench/rpc/run.ts --rounds 5 --only chassis,raw-undici
-import { fork } from "node:child_process";
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -17,7 +18,8 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "64" },
     rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "1" },
     only: { type: "string", default: process.env.BENCH_ONLY ?? "" },
-    nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222" },
+    // "own": a nats-server of the benchmark's own, so its CPU per call can be shown.
+    nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "own" },
   },
 });
 
@@ -41,6 +43,34 @@ if (selected.length === 0) {
   process.exit(2);
 }
 
+/** Starts `nats-server` on a free loopback port; its CPU is read from /proc during NATS contenders. */
+async function ownNatsServer(): Promise<{ url: string; process: ChildProcess }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+  const proc = spawn(process.env.BENCH_NATS_SERVER ?? "nats-server", ["-a", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let log = "";
+    proc.once("error", reject);
+    proc.once("exit", (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes("Server is ready")) resolve();
+    });
+  });
+  return { url: `nats://127.0.0.1:${port}`, process: proc };
+}
+
+const needsNats = selected.some((c) => c.usesNats);
+const ownNats = needsNats && values.nats === "own" ? await ownNatsServer() : undefined;
+const natsUrl = ownNats?.url ?? (values.nats === "own" ? "nats://127.0.0.1:4222" : values.nats);
+const natsPid = String(ownNats?.process.pid ?? 0);
+
 interface Runs {
   c1: LoadResult[];
   cN: LoadResult[];
@@ -48,7 +78,7 @@ interface Runs {
 
 function runOne(name: string): Promise<{ c1: LoadResult; cN: LoadResult }> {
   const script = fileURLToPath(new URL("./measure.ts", import.meta.url));
-  const child = fork(script, [name, String(warmupMs), String(durationMs), String(concurrency), values.nats], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(script, [name, String(warmupMs), String(durationMs), String(concurrency), natsUrl, natsPid], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     let result: { c1: LoadResult; cN: LoadResult } | undefined;
     child.on("message", (m) => {
@@ -58,12 +88,16 @@ function runOne(name: string): Promise<{ c1: LoadResult; cN: LoadResult }> {
   });
 }
 
-const cpu = (r: LoadResult) => `${r.clientCpuUs.toFixed(0)} + ${Number.isNaN(r.serverCpuUs) ? "?" : r.serverCpuUs.toFixed(0)}`;
+// NaN crosses the IPC channel as null.
+const known = (n: number | null): n is number => typeof n === "number" && !Number.isNaN(n);
+const us = (n: number | null) => (known(n) ? n.toFixed(1) : "–");
+const cpu = (r: LoadResult) => `${us(r.clientCpuUs)} + ${us(r.serverCpuUs)}${known(r.brokerCpuUs) ? ` + ${us(r.brokerCpuUs)}` : ""}`;
 const line = (r: LoadResult) =>
   `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms  cpu/call ${cpu(r)} µs${r.errors > 0 ? `  (${r.errors} errors)` : ""}`;
 
 console.log(`RPC benchmark — node ${process.version}, ${cpus().length} CPUs, ${warmupMs} ms warm-up + ${durationMs} ms measured per mode, c1 and c${concurrency}, ${rounds} round(s)`);
-for (const c of selected) console.log(`  ${c.name.padEnd(11)} ${c.describe}`);
+if (needsNats) console.log(`  NATS: ${ownNats ? `own nats-server at ${natsUrl} (its CPU shown as the third term)` : natsUrl}`);
+for (const c of selected) console.log(`  ${c.name.padEnd(12)} ${c.describe}`);
 
 const runs = new Map<string, Runs>(selected.map((c) => [c.name, { c1: [], cN: [] }]));
 // Rounds interleave the contenders, so a burst of other load on the machine
@@ -74,8 +108,8 @@ for (let round = 1; round <= rounds; round++) {
     const entry = runs.get(contender.name) as Runs;
     entry.c1.push(result.c1);
     entry.cN.push(result.cN);
-    console.log(`round ${round} ${contender.name.padEnd(11)} c1 ${line(result.c1)}`);
-    console.log(`round ${round} ${contender.name.padEnd(11)} c${concurrency} ${line(result.cN)}`);
+    console.log(`round ${round} ${contender.name.padEnd(12)} c1 ${line(result.c1)}`);
+    console.log(`round ${round} ${contender.name.padEnd(12)} c${concurrency} ${line(result.cN)}`);
   }
 }
 
@@ -90,10 +124,27 @@ function best(results: LoadResult[]): LoadResult {
 
 const summary = new Map([...runs].map(([name, r]) => [name, { c1: best(r.c1), cN: best(r.cN) }]));
 const n = concurrency;
-console.log(`\n| contender | c1 req/s | c1 p50 ms | c1 p99 ms | c${n} req/s | c${n} p50 ms | c${n} p99 ms | c${n} CPU µs/call (client + server) |`);
-console.log("|---|--:|--:|--:|--:|--:|--:|--:|");
+/**
+ * Calls per second all the machine's cores could carry if every process of the
+ * contender were busy only with it: cores / CPU per call (client + server + nats-server).
+ * Other load on the machine slows throughput far more than it changes CPU per
+ * call, so on a shared machine this is the steadier figure to compare.
+ */
+function ceiling(r: LoadResult): number {
+  const total = r.clientCpuUs + (known(r.serverCpuUs) ? r.serverCpuUs : 0) + (known(r.brokerCpuUs) ? r.brokerCpuUs : 0);
+  return (cpus().length * 1e6) / total;
+}
+/** The round with the least CPU per call: the one least disturbed by other load. */
+function leanest(results: LoadResult[]): LoadResult {
+  return results.reduce((a, b) => (ceiling(b) > ceiling(a) ? b : a));
+}
+const lean = new Map([...runs].map(([name, r]) => [name, leanest(r.cN)]));
+
+console.log(`\n| contender | c1 req/s | c1 p50 ms | c1 p99 ms | c${n} req/s | c${n} p50 ms | c${n} p99 ms | c${n} CPU µs/call (client + server [+ nats-server]) | c${n} CPU-bound ceiling req/s |`);
+console.log("|---|--:|--:|--:|--:|--:|--:|--:|--:|");
 for (const [name, { c1, cN }] of summary) {
-  const cells = [c1.rps.toFixed(0), c1.p50Ms.toFixed(3), c1.p99Ms.toFixed(3), cN.rps.toFixed(0), cN.p50Ms.toFixed(3), cN.p99Ms.toFixed(3), cpu(cN)];
+  const leanN = lean.get(name) as LoadResult;
+  const cells = [c1.rps.toFixed(0), c1.p50Ms.toFixed(3), c1.p99Ms.toFixed(3), cN.rps.toFixed(0), cN.p50Ms.toFixed(3), cN.p99Ms.toFixed(3), cpu(leanN), ceiling(leanN).toFixed(0)];
   console.log(`| ${name} | ${cells.join(" | ")} |`);
 }
 
@@ -103,6 +154,18 @@ const ratio = (a: string, b: string, mode: "c1" | "cN") => {
   return x && y && y.rps > 0 ? `${(x.rps / y.rps).toFixed(2)}×` : "n/a";
 };
 console.log("");
-console.log(`chassis / moleculer:   c1 ${ratio("chassis", "moleculer", "c1")}  c${concurrency} ${ratio("chassis", "moleculer", "cN")}   (goal ≥ 2× at c${concurrency})`);
-console.log(`chassis / raw-undici:  c1 ${ratio("chassis", "raw-undici", "c1")}  c${concurrency} ${ratio("chassis", "raw-undici", "cN")}   (goal ≥ 0.8× at c${concurrency})`);
-console.log(`raw-node / raw-undici: c1 ${ratio("raw-node", "raw-undici", "c1")}  c${concurrency} ${ratio("raw-node", "raw-undici", "cN")}   (why HttpTransport is on undici)`);
+const ratios: [string, string, string][] = [
+  ["chassis-nats", "moleculer", "goal ≥ 2×"],
+  ["chassis-http", "moleculer", "goal ≥ 2×"],
+  ["chassis-nats", "raw-nats", "goal ≥ 0.8×: the raw transport it rides on"],
+  ["chassis-http", "raw-undici", "goal ≥ 0.8×: the raw transport it rides on"],
+  ["raw-node", "raw-undici", "why HttpTransport is on undici"],
+];
+for (const [a, b, note] of ratios) {
+  if (!summary.has(a) || !summary.has(b)) continue;
+  const x = lean.get(a);
+  const y = lean.get(b);
+  const ceilingRatio = x && y ? `${(ceiling(x) / ceiling(y)).toFixed(2)}×` : "n/a";
+  console.log(`${`${a} / ${b}:`.padEnd(27)} c1 ${ratio(a, b, "c1").padStart(6)}  c${concurrency} ${ratio(a, b, "cN").padStart(6)}  ceiling ${ceilingRatio.padStart(6)}   (${note})`);
+}
+ownNats?.process.kill("SIGTERM");

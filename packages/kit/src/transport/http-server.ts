@@ -17,6 +17,8 @@ export interface RpcHandlerOptions {
   maxBodyBytes?: number;
   /** Answers requests whose path is not an RPC path. @default a plain 404 */
   fallback?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The calling service proven by the connection (mTLS: `callerOfRequest`); becomes `ctx.caller`. */
+  callerOf?: (req: IncomingMessage) => string | undefined;
 }
 
 export interface RpcHandler {
@@ -126,6 +128,7 @@ function replyError(res: ServerResponse, error: FlotillaError, close: boolean): 
 export function createRpcHandler(router: Router, options: RpcHandlerOptions = {}): RpcHandler {
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const fallback = options.fallback ?? notFound;
+  const callerOf = options.callerOf;
   let inFlight = 0;
   let draining = false;
   let idle: (() => void) | undefined;
@@ -201,11 +204,19 @@ export function createRpcHandler(router: Router, options: RpcHandlerOptions = {}
         replyError(res, failure, false);
         return;
       }
-      run(route, input, type, deadline, headers.metadata, res);
+      run(route, input, type, deadline, headers.metadata, res, callerOf?.(req));
     });
   }
 
-  function run(route: Route, input: MessageShape<DescMessage>, type: "proto" | "json", deadline: number | undefined, metadata: Metadata, res: ServerResponse): void {
+  function run(
+    route: Route,
+    input: MessageShape<DescMessage>,
+    type: "proto" | "json",
+    deadline: number | undefined,
+    metadata: Metadata,
+    res: ServerResponse,
+    caller: string | undefined,
+  ): void {
     const controller = new AbortController();
     let answered = false;
     let timer: NodeJS.Timeout | undefined;
@@ -227,7 +238,7 @@ export function createRpcHandler(router: Router, options: RpcHandlerOptions = {}
       if (!answered) controller.abort(new DOMException("the client closed the connection", "AbortError"));
     });
     inFlight++;
-    route.invoke(input, { service: route.service, method: route.method, deadline, metadata, signal: controller.signal }).then(
+    route.invoke(input, { service: route.service, method: route.method, deadline, metadata, signal: controller.signal, caller }).then(
       (output) => {
         if (timer !== undefined) clearTimeout(timer);
         settled();

@@ -54,8 +54,9 @@ export class InprocTransport implements Transport {
     if (route === undefined) return Promise.reject(kitErrors.create("KIT_ERR_UNIMPLEMENTED", `${target.address} does not serve ${methodPath(method)}`));
     const metadata = options.metadata;
     const deadline = options.deadline;
+    const caller = options.caller;
     return withDeadline(deadline, options.signal, (signal) =>
-      route.invoke(input, { service: route.service, method: route.method, deadline, metadata, signal }),
+      route.invoke(input, { service: route.service, method: route.method, deadline, metadata, signal, caller }),
     ) as Promise<MessageShape<O>>;
   }
 

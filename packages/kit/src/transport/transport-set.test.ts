@@ -5,7 +5,8 @@ import { HttpTransport } from "./http-client.ts";
 import { InprocNetwork, InprocTransport } from "./inproc.ts";
 import { Router } from "./router.ts";
 import { CatalogService, fakeCatalog, getEventRequest, instance } from "./test-fixtures.ts";
-import { createTransports, TransportSet } from "./transport-set.ts";
+import { NatsTransport } from "./nats-rpc-client.ts";
+import { createNetworkTransports, createTransports, TransportSet } from "./transport-set.ts";
 
 describe("TransportSet", () => {
   it("picks the transport by the address scheme", async () => {
@@ -34,5 +35,19 @@ describe("TransportSet", () => {
   it("refuses two transports for one scheme", () => {
     const network = new InprocNetwork();
     assert.throws(() => new TransportSet([new InprocTransport(network), new InprocTransport(network)]), /two transports serve the scheme inproc:/);
+  });
+
+  it("createNetworkTransports serves http: always and nats: when given a NATS URL", async () => {
+    const httpOnly = await createNetworkTransports();
+    const both = await createNetworkTransports({ natsUrl: process.env.FLOTILLA_TEST_NATS_URL ?? "nats://127.0.0.1:4222" });
+    try {
+      assert.deepEqual([...httpOnly.schemes], ["http:"]);
+      assert.deepEqual([...both.schemes].sort(), ["http:", "nats:"]);
+      assert.ok(both.for("nats:flotilla.rpc.catalog-1") instanceof NatsTransport);
+      assert.throws(() => httpOnly.for("nats:flotilla.rpc.catalog-1"), (e: unknown) => e instanceof FlotillaError && e.code === "KIT_ERR_UNKNOWN_BACKEND");
+    } finally {
+      await httpOnly.close();
+      await both.close();
+    }
   });
 });

@@ -3,6 +3,7 @@ import { kitErrors } from "../errors/index.ts";
 import type { Instance } from "../registry/types.ts";
 import { HttpTransport, type HttpTransportOptions } from "./http-client.ts";
 import { type InprocNetwork, InprocTransport } from "./inproc.ts";
+import { NatsTransport } from "./nats-rpc-client.ts";
 import type { SendOptions, Transport } from "./types.ts";
 
 function schemeOf(address: string): string {
@@ -70,5 +71,26 @@ export function createTransports(options: CreateTransportsOptions = {}): Transpo
   const transports: Transport[] = [];
   if (options.inproc !== undefined) transports.push(new InprocTransport(options.inproc));
   if (options.http !== false) transports.push(new HttpTransport(options.http ?? {}));
+  return new TransportSet(transports);
+}
+
+export interface NetworkTransportsOptions {
+  /** Options of the `http:` transport. @default {} */
+  http?: HttpTransportOptions;
+  /** NATS server(s), `nats://host:port[,…]`, for instances that advertise `nats:` addresses; none if absent. */
+  natsUrl?: string;
+}
+
+/**
+ * The transports of a process in the distributed runtime: `http:` always, and
+ * `nats:` when a NATS URL is given, so it can call every instance whichever
+ * transport the instance advertises (FLOTILLA_RPC_TRANSPORT).
+ */
+export async function createNetworkTransports(options: NetworkTransportsOptions = {}): Promise<TransportSet> {
+  const transports: Transport[] = [new HttpTransport(options.http ?? {})];
+  if (options.natsUrl !== undefined) {
+    const servers = options.natsUrl.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    transports.push(await NatsTransport.connect({ servers }));
+  }
   return new TransportSet(transports);
 }

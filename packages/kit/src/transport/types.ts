@@ -14,6 +14,12 @@ export interface CallContext {
   readonly metadata: Metadata;
   /** Aborted when the caller goes away or the deadline passes. */
   readonly signal: AbortSignal;
+  /**
+   * The calling service (`gateway`, `catalog`…) as the transport proved it: the
+   * SPIFFE ID of the mTLS client certificate, or the in-process invoker's own
+   * name. Undefined when unproven; caller policies deny internal methods then.
+   */
+  readonly caller?: string | undefined;
 }
 
 /** A unary handler working on decoded messages. */
@@ -26,6 +32,8 @@ export interface SendOptions {
   deadline?: number;
   metadata: Metadata;
   signal?: AbortSignal;
+  /** Who is calling, for in-process calls (network transports prove it with the certificate instead). */
+  caller?: string;
 }
 
 /**
