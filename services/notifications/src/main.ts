@@ -1,0 +1,6 @@
+// The notifications service as its own process (distributed runtime). `flotilla up` and the
+// Kubernetes Deployment start this file; configuration comes from FLOTILLA_* variables.
+import { runServiceProcess } from "@flotilla/kit";
+import { notificationsService } from "./service.ts";
+
+await runServiceProcess(notificationsService);

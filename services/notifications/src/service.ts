@@ -1,0 +1,57 @@
+import { messagingEventsV1, notificationsV1 } from "@flotilla/contracts";
+import { defineService, type ServiceDefinition } from "@flotilla/kit";
+import { eventTypeOf } from "@flotilla/kit/internal";
+import webpush from "web-push";
+import { loadNotificationsConfig, type NotificationsConfig } from "./config.ts";
+import { onMessageSeen, onMessageSent } from "./consumer.ts";
+import { notificationsHandlers } from "./handlers.ts";
+import { migrations } from "./migrations.ts";
+import { type Providers, providersFromConfig } from "./providers/index.ts";
+import { PushScheduler } from "./scheduler.ts";
+import { devVapidKeys } from "./store.ts";
+
+export const MESSAGE_SENT = eventTypeOf(messagingEventsV1.MessageSentSchema);
+export const MESSAGE_SEEN = eventTypeOf(messagingEventsV1.MessageSeenSchema);
+
+export interface NotificationsOptions {
+  /** @default from the environment (FLOTILLA_NOTIFICATIONS_*, FLOTILLA_APNS_*, FLOTILLA_FCM_*, FLOTILLA_VAPID_*) */
+  config?: NotificationsConfig;
+  /** Replaces the providers built from the config (tests point them at fake servers). */
+  providers?: Providers;
+  now?: () => Date;
+}
+
+/**
+ * The notifications service. In `flotilla dev`, when no VAPID key pair is
+ * configured, one is made at first start and kept in the service's database,
+ * so web apps can subscribe at once and stay subscribed across restarts.
+ */
+export function createNotificationsService(options: NotificationsOptions = {}): ServiceDefinition<typeof notificationsV1.NotificationsService> {
+  return defineService({
+    name: "notifications",
+    version: process.env.FLOTILLA_VERSION ?? "0.1.0",
+    contract: notificationsV1.NotificationsService,
+    migrations,
+    async create(ctx) {
+      const config = options.config ?? loadNotificationsConfig();
+      const configured = config.vapidPublicKey !== "" || config.vapidPrivateKey !== "";
+      const devKeys = !configured && ctx.mode === "embedded" && !options.providers ? await devVapidKeys(ctx.db, () => webpush.generateVAPIDKeys()) : undefined;
+      const providers = options.providers ?? providersFromConfig(config, ctx.log, devKeys);
+      const now = options.now ?? (() => new Date());
+      await ctx.subscribe("message-sent", MESSAGE_SENT, onMessageSent({ graceMs: config.graceMs, now }));
+      await ctx.subscribe("message-seen", MESSAGE_SEEN, onMessageSeen());
+      const scheduler = new PushScheduler({ db: ctx.db, providers, log: ctx.log, pollMs: config.pollMs, maxAttempts: config.maxAttempts, retryBaseMs: config.retryBaseMs, now });
+      scheduler.start();
+      const webPush = providers.webpush as { publicKey?: string } | undefined;
+      return {
+        handlers: notificationsHandlers({ db: ctx.db, webPushKey: () => webPush?.publicKey ?? "" }),
+        async stop() {
+          await scheduler.stop();
+          await Promise.all(Object.values(providers).map((p) => p.close()));
+        },
+      };
+    },
+  });
+}
+
+export const notificationsService = createNotificationsService();

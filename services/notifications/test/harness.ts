@@ -1,0 +1,156 @@
+// The notifications service hosted in-process (kit runtime + MemoryBus +
+// a database provider) with its providers pointed at the local fakes, a
+// clock the test moves, and helpers to call it and to publish messaging's events.
+import { generateKeyPairSync, createECDH, randomBytes, type ECDH } from "node:crypto";
+import { Agent } from "node:https";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { messagingEventsV1, notificationsV1 } from "@flotilla/contracts";
+import { createLogger, type DatabaseProvider } from "@flotilla/kit";
+import { createEvent, type HostedService, hostService, MemoryBus } from "@flotilla/kit/internal";
+import webpush from "web-push";
+import { createNotificationsService } from "../src/index.ts";
+import { ApnsProvider } from "../src/providers/apns.ts";
+import { FcmProvider } from "../src/providers/fcm.ts";
+import { WebPushProvider } from "../src/providers/web-push.ts";
+import { FakeApns } from "./fakes/fake-apns.ts";
+import { FakeFcm } from "./fakes/fake-fcm.ts";
+import { FakeWebPush } from "./fakes/fake-web-push.ts";
+import { selfSignedCert } from "./fakes/tls.ts";
+
+export const GRACE_MS = 2000;
+
+export interface Harness {
+  readonly hosted: HostedService;
+  /** Stops the service (scheduler, consumers) and hosts it again on the same database: a restart. */
+  restart(): Promise<void>;
+  bus: MemoryBus;
+  apns: FakeApns;
+  fcm: FakeFcm;
+  web: FakeWebPush;
+  webOrigin: string;
+  /** The service's clock; move it with `advance`. */
+  clock: { now: Date };
+  advance(ms: number): void;
+  call<M extends keyof typeof notificationsV1.NotificationsService.method>(name: M, input: object, user?: string): Promise<unknown>;
+  sent(m: { conversationId: string; messageId: string; sender: string; recipients: string[]; preview?: string }, eventId?: string): Promise<string>;
+  seen(messageId: string, userId: string): Promise<void>;
+  /** A browser's push subscription keys, to decrypt what it receives. */
+  browser(): { ecdh: ECDH; auth: Buffer; keys: { p256dh: string; auth: string } };
+  stop(): Promise<void>;
+}
+
+export function bearer(sub: string): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  return `Bearer ${part({ alg: "ES256", typ: "at+jwt", kid: "k" })}.${part({ sub, aud: "flotilla", iss: "http://127.0.0.1:8080" })}.c2ln`;
+}
+
+/** `start`: the service clock at start (default 2030-06-01T12:00Z); tests that mix in real send times pass `new Date()`. */
+export async function startHarness(provider: DatabaseProvider, start: Date = new Date("2030-06-01T12:00:00Z")): Promise<Harness> {
+  const tls = await selfSignedCert();
+  const apnsKey = generateKeyPairSync("ec", { namedCurve: "prime256v1", privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+  const fcmKey = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+  const ids = { keyId: "KEY1234567", teamId: "TEAM765432", topic: "com.example.chat" };
+  const apns = new FakeApns({ tls, publicKey: apnsKey.publicKey, ...ids });
+  const fcm = new FakeFcm({ projectId: "flotilla-test", clientEmail: "push@flotilla-test.iam.gserviceaccount.com", publicKey: fcmKey.publicKey });
+  const web = new FakeWebPush(tls);
+  const [apnsUrl, fcmUrl, webOrigin] = await Promise.all([apns.listen(), fcm.listen(), web.listen()]);
+  const agent = new Agent({ ca: tls.cert });
+  const clock = { now: start };
+  const now = () => clock.now;
+  const vapid = webpush.generateVAPIDKeys();
+  const providers = {
+    apns: new ApnsProvider({ key: apnsKey.privateKey, ...ids, endpoint: apnsUrl, ca: tls.cert, now: () => new Date() }),
+    fcm: new FcmProvider({
+      account: { project_id: "flotilla-test", client_email: "push@flotilla-test.iam.gserviceaccount.com", private_key: fcmKey.privateKey, token_uri: fcm.tokenUri },
+      endpoint: fcmUrl,
+    }),
+    webpush: new WebPushProvider({ ...vapid, subject: "mailto:ops@example.com", agent }),
+  };
+  const config = {
+    graceMs: GRACE_MS,
+    pollMs: 20,
+    maxAttempts: 3,
+    retryBaseMs: 1000,
+    apnsKey: "",
+    apnsKeyId: "",
+    apnsTeamId: "",
+    apnsTopic: "",
+    apnsEndpoint: "https://api.push.apple.com",
+    fcmServiceAccount: "",
+    fcmEndpoint: "https://fcm.googleapis.com",
+    vapidPublicKey: "",
+    vapidPrivateKey: "",
+    vapidSubject: "mailto:ops@example.com",
+  };
+  const bus = new MemoryBus();
+  const host = () => hostService(createNotificationsService({ config, providers, now }), { provider, bus, log: createLogger("test", (process.env.NTF_LOG ?? "silent") as "silent"), mode: "embedded" });
+  let hosted = await host();
+
+  return {
+    get hosted() {
+      return hosted;
+    },
+    async restart() {
+      await hosted.stop();
+      hosted = await host();
+    },
+    bus,
+    apns,
+    fcm,
+    web,
+    webOrigin,
+    clock,
+    advance(ms) {
+      clock.now = new Date(clock.now.getTime() + ms);
+    },
+    async call(name, input, user = "u-bob") {
+      const method = notificationsV1.NotificationsService.method[name];
+      const route = hosted.router.lookup(`/flotilla.notifications.v1.NotificationsService/${method.name}`)!;
+      return route.invoke(create(method.input, input as never), {
+        service: notificationsV1.NotificationsService,
+        method: method as never,
+        deadline: undefined,
+        metadata: user === "" ? {} : { authorization: bearer(user) },
+        signal: new AbortController().signal,
+      });
+    },
+    async sent(m, eventId) {
+      const schema = messagingEventsV1.MessageSentSchema;
+      const event = createEvent(
+        schema,
+        create(schema, { conversationId: m.conversationId, messageId: m.messageId, seq: 1n, senderId: m.sender, senderName: "Ana", recipientIds: m.recipients, preview: m.preview ?? "hello", sentAt: timestampFromDate(clock.now) }),
+        { source: "/flotilla/messaging", subject: m.conversationId, ...(eventId ? { id: eventId } : {}) },
+      );
+      await bus.publish([event]);
+      return event.id;
+    },
+    async seen(messageId, userId) {
+      const schema = messagingEventsV1.MessageSeenSchema;
+      await bus.publish([createEvent(schema, create(schema, { messageId, userId, conversationId: "c", via: messagingEventsV1.SeenVia.SOCKET }), { source: "/flotilla/messaging" })]);
+    },
+    browser() {
+      const ecdh = createECDH("prime256v1");
+      ecdh.generateKeys();
+      const auth = randomBytes(16);
+      return { ecdh, auth, keys: { p256dh: ecdh.getPublicKey().toString("base64url"), auth: auth.toString("base64url") } };
+    },
+    async stop() {
+      await hosted.stop();
+      await bus.close();
+      agent.destroy();
+      await Promise.all([apns.close(), fcm.close(), web.close()]);
+    },
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined (10 s at most). */
+export async function eventually<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
