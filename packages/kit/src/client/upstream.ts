@@ -8,6 +8,7 @@ import type { Metadata } from "../transport/types.ts";
 import { Balancer } from "./balancer.ts";
 import { type BreakerState, UpstreamGuards } from "./guards.ts";
 import type { CallOptions, ClientCall, ClientDeps, ClientPolicy, ClientSend } from "./types.ts";
+import { routeByVersion } from "./version-route.ts";
 
 export const defaultPolicy: ClientPolicy = {
   defaultTimeoutMs: 10_000,
@@ -105,7 +106,7 @@ export class Upstream {
   async #attempts(method: DescMethodUnary, input: MessageShape<DescMessage>, deadline: number, metadata: Metadata, signal: AbortSignal | undefined) {
     let tried: Instance[] | undefined;
     for (let attempt = 0; ; attempt++) {
-      const instance = this.#balancer.pick(this.#instances(), tried);
+      const instance = this.#balancer.pick(routeByVersion(this.#instances(), metadata), tried);
       if (instance === undefined) throw kitErrors.create("KIT_ERR_NO_INSTANCE", `no live instance of ${this.service.typeName}`);
       try {
         return await this.#attempt(method, instance, input, deadline, metadata, signal, attempt);

@@ -1,0 +1,187 @@
+// The gateway benchmark: the Flotilla gateway (JWT + rate limit + route to one
+// service) beside nginx as a plain reverse proxy and moleculer-web over NATS,
+// all in front of the same kind of upstream, in one run. See bench/README.md.
+//
+//   node bench/gateway/run.ts                      # 2 s warm-up + 5 s per mode, 1 round
+//   node bench/gateway/run.ts --rounds 3 --duration 8
+import { type ChildProcess, fork } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { EVENT_ID } from "../rpc/payload.ts";
+import { startNginx } from "./nginx.ts";
+import { ensureTools } from "./tools.ts";
+import { type Target, type WrkResult, wrk } from "./wrk.ts";
+
+const { values } = parseArgs({
+  options: {
+    warmup: { type: "string", default: process.env.BENCH_WARMUP_S ?? "2" },
+    duration: { type: "string", default: process.env.BENCH_DURATION_S ?? "5" },
+    connections: { type: "string", default: process.env.BENCH_CONNECTIONS ?? "64" },
+    rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "1" },
+    nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222" },
+  },
+});
+const positive = (name: string, value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`--${name} must be a positive integer, got "${value}"`);
+    process.exit(2);
+  }
+  return n;
+};
+const warmup = positive("warmup", values.warmup);
+const duration = positive("duration", values.duration);
+const connections = positive("connections", values.connections);
+const rounds = positive("rounds", values.rounds);
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const children: ChildProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Forks a server script and waits for its first message (its URL, or that it is ready). */
+function start<T>(script: string, env: Record<string, string> = {}): Promise<T & { child: ChildProcess }> {
+  const child = fork(script, [], { env: { ...process.env, FLOTILLA_LOG_LEVEL: "silent", ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.once("message", (message) => resolve({ ...(message as T), child }));
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready`)));
+  });
+}
+
+/** CPU time (µs) a server process has used: asked over IPC (bench/rpc/servers/report-cpu.ts). */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if (typeof message === "object" && message !== null && "cpu" in message) {
+        child.off("message", onMessage);
+        resolve((message as { cpu: number }).cpu);
+      }
+    };
+    child.on("message", onMessage);
+    child.send("cpu");
+  });
+}
+
+/** CPU time (µs) of nginx's processes (master and worker), from /proc. */
+function nginxCpu(master: number): number {
+  const ticks = (pid: number) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  };
+  const workers = readFileSync(`/proc/${master}/task/${master}/children`, "utf8").trim().split(/\s+/).filter((p) => p !== "").map(Number);
+  return ([master, ...workers].reduce((sum, pid) => sum + ticks(pid), 0) * 1_000_000) / 100;
+}
+
+function stopAll(): void {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+}
+process.on("exit", stopAll);
+
+ensureTools();
+const work = mkdtempSync(join(tmpdir(), "flotilla-bench-gw-"));
+const loadBefore = loadavg();
+
+// The upstream: the chassis's Connect server with a trivial GetEvent (as in bench/rpc).
+const { url: upstreamUrl, child: upstreamChild } = await start<{ url: string }>(here("../rpc/servers/chassis.ts"));
+const nginxPort = await freePort();
+const nginx = await startNginx(work, nginxPort, new URL(upstreamUrl));
+const { url: gatewayUrl, token, child: gatewayChild } = await start<{ url: string; token: string }>(here("./servers/gateway.ts"), { BENCH_UPSTREAM_URL: upstreamUrl });
+const namespace = `bench-gw-${randomUUID().slice(0, 8)}`;
+const natsEnv = { BENCH_NATS_URL: values.nats, BENCH_MOLECULER_NAMESPACE: namespace };
+const { child: catalogChild } = await start(here("../rpc/servers/moleculer.ts"), natsEnv);
+const { url: moleculerUrl, child: webChild } = await start<{ url: string }>(here("./servers/moleculer-web.ts"), { ...natsEnv, BENCH_PORT: String(await freePort()) });
+
+// Direct and nginx speak Connect's JSON to the upstream; the gateways take the REST route.
+const connectCall = (base: string): Target => ({
+  url: `${base}/flotilla.catalog.v1.CatalogService/GetEvent`,
+  method: "POST",
+  headers: { "Content-Type": "application/json", "Connect-Protocol-Version": "1" },
+  body: JSON.stringify({ eventId: EVENT_ID }),
+});
+// What each contender's own processes cost, the upstream left out (it is the same for all three).
+const nginxPid = nginx.pid ?? 0;
+const contenders: { name: string; target: Target; cpu: () => Promise<number> }[] = [
+  { name: "direct", target: connectCall(upstreamUrl), cpu: () => cpuOf(upstreamChild) },
+  { name: "nginx", target: connectCall(`http://127.0.0.1:${nginxPort}`), cpu: async () => nginxCpu(nginxPid) },
+  {
+    name: "gateway",
+    target: { url: `${gatewayUrl}/v1/catalog/events/${EVENT_ID}`, method: "GET", headers: { Authorization: `Bearer ${token}` } },
+    cpu: () => cpuOf(gatewayChild),
+  },
+  {
+    name: "moleculer-web",
+    target: { url: `${moleculerUrl}/v1/catalog/events/${EVENT_ID}`, method: "GET", headers: {} },
+    // The web gateway and the action's broker (the NATS server's CPU is left out).
+    cpu: async () => (await cpuOf(webChild)) + (await cpuOf(catalogChild)),
+  },
+];
+
+type Mode = "c1" | `c${number}`;
+const modes: [Mode, number][] = [
+  ["c1", 1],
+  [`c${connections}`, connections],
+];
+type Measured = WrkResult & { cpuUsPerRequest: number };
+const best = new Map<string, Measured>();
+const keep = (key: string, result: Measured) => {
+  const seen = best.get(key);
+  // Other load on the machine only slows a contender down: keep its best round.
+  if (seen === undefined || result.rps > seen.rps) best.set(key, result);
+};
+
+console.log(`gateway bench: ${rounds} round(s), ${warmup} s warm-up + ${duration} s per mode, ${cpus().length} CPUs, load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
+try {
+  for (let round = 1; round <= rounds; round++) {
+    for (const { name, target, cpu } of contenders) {
+      for (const [mode, c] of modes) {
+        await wrk(target, c, warmup, work);
+        const cpuBefore = await cpu();
+        const measured = await wrk(target, c, duration, work);
+        const cpuUsPerRequest = ((await cpu()) - cpuBefore) / (measured.rps * duration);
+        if (measured.errors > 0) throw new Error(`${name} ${mode}: ${measured.errors} failed requests`);
+        const result = { ...measured, cpuUsPerRequest };
+        keep(`${name} ${mode}`, result);
+        console.log(
+          `  round ${round} ${name.padEnd(13)} ${mode.padEnd(4)} ${result.rps.toFixed(0).padStart(7)} req/s  p50 ${result.p50Ms.toFixed(3)} ms  p99 ${result.p99Ms.toFixed(3)} ms  ${cpuUsPerRequest.toFixed(0)} µs CPU/req`,
+        );
+      }
+    }
+  }
+} finally {
+  nginx.kill("SIGQUIT");
+  stopAll();
+  rmSync(work, { recursive: true, force: true });
+}
+
+const high = modes[1]![0];
+console.log(`\n| contender | c1 req/s | c1 p50 ms | c1 p99 ms | ${high} req/s | ${high} p50 ms | ${high} p99 ms | ${high} CPU µs/req |\n|---|--:|--:|--:|--:|--:|--:|--:|`);
+for (const { name } of contenders) {
+  const a = best.get(`${name} c1`)!;
+  const b = best.get(`${name} ${high}`)!;
+  console.log(`| ${name} | ${a.rps.toFixed(0)} | ${a.p50Ms.toFixed(3)} | ${a.p99Ms.toFixed(3)} | ${b.rps.toFixed(0)} | ${b.p50Ms.toFixed(3)} | ${b.p99Ms.toFixed(3)} | ${b.cpuUsPerRequest.toFixed(0)} |`);
+}
+const rps = (name: string, mode: Mode) => best.get(`${name} ${mode}`)!.rps;
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+console.log(`\n- gateway / nginx: ${ratio(rps("gateway", "c1"), rps("nginx", "c1"))} at c1, **${ratio(rps("gateway", high), rps("nginx", high))}** at ${high} (goal ≥ 0.7×)`);
+console.log(`- gateway / moleculer-web: ${ratio(rps("gateway", "c1"), rps("moleculer-web", "c1"))} at c1, **${ratio(rps("gateway", high), rps("moleculer-web", high))}** at ${high} (goal ≥ 1.5×)`);
+const cpu = (name: string) => best.get(`${name} ${high}`)!.cpuUsPerRequest;
+console.log(`- CPU per request at ${high} (less sensitive to other load): gateway ${cpu("gateway").toFixed(0)} µs, nginx ${cpu("nginx").toFixed(0)} µs, moleculer-web + its service ${cpu("moleculer-web").toFixed(0)} µs`);
+const overhead = best.get("gateway c1")!.p50Ms - best.get("direct c1")!.p50Ms;
+console.log(`- gateway p50 overhead over the direct call (c1): **${overhead.toFixed(3)} ms** (goal ≤ 0.5 ms)`);
+console.log(`- load average before / after: ${loadBefore.map((l) => l.toFixed(2)).join(" ")} / ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+process.exit(0);
