@@ -22,7 +22,7 @@ import {
 import { dropDatabasesWithPrefix, testPostgresUrl, uniqueDatabasePrefix } from "@flotilla/kit/testing";
 import type { FastifyInstance } from "fastify";
 import { createIdentityService } from "../../src/index.ts";
-import { argon2Hasher } from "../../src/passwords.ts";
+import { argon2Hasher, type PasswordHasher } from "../../src/passwords.ts";
 
 export const ISSUER = "http://127.0.0.1:8080";
 export const ADMIN = { email: "admin@example.test", password: "correct horse battery staple" };
@@ -36,7 +36,7 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(kind: "pglite" | "postgres"): Promise<World> {
+export async function startWorld(kind: "pglite" | "postgres", options: { hasher?: PasswordHasher } = {}): Promise<World> {
   let offset = 0;
   const now = () => new Date(Date.now() + offset);
   const prefix = uniqueDatabasePrefix("identity");
@@ -54,7 +54,7 @@ export async function startWorld(kind: "pglite" | "postgres"): Promise<World> {
     env: { FLOTILLA_PUBLIC_URL: ISSUER, FLOTILLA_ADMIN_EMAIL: ADMIN.email, FLOTILLA_ADMIN_PASSWORD: ADMIN.password },
     now,
     // Lighter than production (19 MiB, t=2) so the suite stays quick on a shared machine; same algorithm and code path.
-    hasher: argon2Hasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }),
+    hasher: options.hasher ?? argon2Hasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }),
   });
   const hosted: HostedService = await hostService(definition, { provider, bus, log, mode: "embedded" });
   const registry = new MemoryRegistry();
