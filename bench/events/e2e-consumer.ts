@@ -15,10 +15,12 @@ export interface ConsumerInit {
   stream: string;
   subjectPrefix: string;
   concurrency: number;
+  batchSize: number;
+  transactions: number;
 }
 
 /** Messages from this process to the parent. */
-export type ConsumerReport = { ready: true } | { handled: number } | { done: [string, number][] };
+export type ConsumerReport = { ready: true } | { handled: number; cpuMs: number } | { done: [string, number][] };
 
 const init = JSON.parse(process.argv[2] as string) as ConsumerInit;
 const send = (m: ConsumerReport) => {
@@ -26,6 +28,8 @@ const send = (m: ConsumerReport) => {
 };
 // Without its parent this process has no one to report to.
 process.once("disconnect", () => process.exit(0));
+// An orderly exit when the parent ends it, so that a --cpu-prof profile gets written.
+process.once("SIGTERM", () => process.exit(0));
 const provider = new PostgresProvider({ url: init.postgresUrl, databasePrefix: init.databasePrefix, poolSize: init.pool });
 const db = await provider.open(init.service);
 await migrate(db, inboxMigrations);
@@ -46,13 +50,17 @@ const bus: EventBus = {
 const subscription = await consume(
   db,
   bus,
-  { consumer: "bench.event-published", type: eventTypeOf(catalogEventsV1.EventPublishedSchema), concurrency: init.concurrency },
+  { consumer: "bench.event-published", type: eventTypeOf(catalogEventsV1.EventPublishedSchema), concurrency: init.concurrency, batchSize: init.batchSize, transactions: init.transactions },
   async (event, tx) => {
     const { event: published } = decodeEvent(catalogEventsV1.EventPublishedSchema, event);
     await tx.query("INSERT INTO digests (event_id, title, subject) VALUES ($1, $2, $3)", [event.id, published?.title ?? "", event.subject ?? null]);
   },
 );
-const ticker = setInterval(() => send({ handled: handledAt.length }), 100);
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+const ticker = setInterval(() => send({ handled: handledAt.length, cpuMs: cpuMs() }), 100);
 process.once("message", async () => {
   clearInterval(ticker);
   await subscription.stop();

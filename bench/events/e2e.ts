@@ -17,6 +17,10 @@ export interface E2eOptions {
   eventsPerTx: number;
   relayBatch: number;
   concurrency: number;
+  /** Most events in one inbox transaction of the consumer. */
+  batchSize: number;
+  /** Inbox transactions of the consumer at once. */
+  inboxTransactions: number;
   /** Connections of the producing service's pool (writers and relay share it). */
   producerPool: number;
   /** Connections of the consuming service's pool. */
@@ -28,11 +32,17 @@ export interface E2eOptions {
 export interface E2eResult extends FlowResult {
   /** Relay publishes that failed and were retried. */
   relayFailures: number;
+  /** CPU time (user + system) of the producing process in the window, per event committed in it. */
+  producerCpuUsPerEvent: number;
+  /** CPU time of the consuming process in the window, per event it handled in it. */
+  consumerCpuUsPerEvent: number;
 }
 
 interface Consumer {
   child: ChildProcess;
   handled: () => number;
+  /** CPU time the process has used, as of its last report (every 100 ms). */
+  cpuMs: () => number;
   /** Stops the consumer; resolves with when it handled each event. */
   finish: () => Promise<[string, number][]>;
 }
@@ -42,13 +52,17 @@ async function startConsumer(run: Run, init: ConsumerInit): Promise<Consumer> {
   const child = fork(script, [JSON.stringify(init)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   run.adopt(child);
   let handled = 0;
+  let cpuMs = 0;
   let done: ((times: [string, number][]) => void) | undefined;
   const exited = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`the consumer process exited with ${code}`))));
   exited.catch(() => {});
   const ready = new Promise<void>((resolve) => {
     child.on("message", (m: ConsumerReport) => {
       if ("ready" in m) resolve();
-      else if ("handled" in m) handled = m.handled;
+      else if ("handled" in m) {
+        handled = m.handled;
+        cpuMs = m.cpuMs;
+      }
       else done?.(m.done);
     });
   });
@@ -56,6 +70,7 @@ async function startConsumer(run: Run, init: ConsumerInit): Promise<Consumer> {
   return {
     child,
     handled: () => handled,
+    cpuMs: () => cpuMs,
     finish: () => {
       const result = new Promise<[string, number][]>((resolve) => {
         done = resolve;
@@ -86,6 +101,8 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
       natsUrl: run.natsUrl,
       ...busOptions,
       concurrency: options.concurrency,
+      batchSize: options.batchSize,
+      transactions: options.inboxTransactions,
     });
     const relay = new OutboxRelay({ db: producer, bus, batchSize: options.relayBatch, pollMs: 50 });
     relay.start();
@@ -95,6 +112,18 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
     let committed = 0;
     let committedTotal = 0;
     const stats = consumer;
+    // CPU of both processes over the window, per event: where the time goes, and less moved than rates by other load.
+    const cpu = { producer: [0, 0], consumer: [0, 0], handled: [0, 0] };
+    const producerCpuMs = () => {
+      const { user, system } = process.cpuUsage();
+      return (user + system) / 1000;
+    };
+    const mark = (i: 0 | 1) => {
+      cpu.producer[i] = producerCpuMs();
+      cpu.consumer[i] = stats.cpuMs();
+      cpu.handled[i] = stats.handled();
+    };
+    const marks = [setTimeout(() => mark(0), window.start - now()), setTimeout(() => mark(1), window.end - now())];
     // With --progress: where the events are every half second, and how busy this process is.
     let lastElu = performance.eventLoopUtilization();
     const progress = options.progress
@@ -129,6 +158,7 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
     await Promise.all(Array.from({ length: options.writers }, (_, w) => writer(w)));
     await settle(() => stats.handled() >= committedTotal, options.drainMs);
     clearInterval(progress);
+    for (const timer of marks) clearTimeout(timer);
     const { failures } = await relay.stats();
     await relay.stop();
     const handledAt = await consumer.finish();
@@ -149,6 +179,8 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
       latency: summarise(latencies),
       undelivered: committedAt.size,
       relayFailures: failures,
+      producerCpuUsPerEvent: (((cpu.producer[1] ?? 0) - (cpu.producer[0] ?? 0)) * 1000) / committed,
+      consumerCpuUsPerEvent: (((cpu.consumer[1] ?? 0) - (cpu.consumer[0] ?? 0)) * 1000) / ((cpu.handled[1] ?? 0) - (cpu.handled[0] ?? 0)),
     };
   } finally {
     if (consumer?.child.connected) consumer.child.kill();

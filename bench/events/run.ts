@@ -22,7 +22,9 @@ const { values } = parseArgs({
     duration: { type: "string", default: process.env.BENCH_DURATION_MS ?? "5000" },
     writers: { type: "string", default: process.env.BENCH_WRITERS ?? "32" },
     "relay-batch": { type: "string", default: process.env.BENCH_RELAY_BATCH ?? "500" },
-    concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "64" },
+    concurrency: { type: "string", default: process.env.BENCH_CONCURRENCY ?? "512" },
+    "batch-size": { type: "string", default: process.env.BENCH_BATCH_SIZE ?? "100" },
+    "inbox-transactions": { type: "string", default: process.env.BENCH_INBOX_TRANSACTIONS ?? "8" },
     "in-flight": { type: "string", default: process.env.BENCH_IN_FLIGHT ?? "256" },
     "consumer-pool": { type: "string", default: process.env.BENCH_CONSUMER_POOL ?? "16" },
     progress: { type: "boolean", default: process.env.BENCH_PROGRESS === "1" },
@@ -46,6 +48,8 @@ const durationMs = positive("duration", values.duration);
 const writers = positive("writers", values.writers);
 const relayBatch = positive("relay-batch", values["relay-batch"]);
 const concurrency = positive("concurrency", values.concurrency);
+const batchSize = positive("batch-size", values["batch-size"]);
+const inboxTransactions = positive("inbox-transactions", values["inbox-transactions"]);
 const inFlight = positive("in-flight", values["in-flight"]);
 const consumerPool = positive("consumer-pool", values["consumer-pool"]);
 const only = values.only.split(",").filter((s) => s !== "");
@@ -96,6 +100,8 @@ try {
         eventsPerTx,
         relayBatch,
         concurrency,
+        batchSize,
+        inboxTransactions,
         producerPool: writers,
         consumerPool,
         drainMs,
@@ -146,6 +152,9 @@ for (const [name, r] of flows) {
   if (!name.startsWith("e2e")) continue;
   if (raw !== undefined) {
     console.log(`- ${name} / raw-jetstream: ${ratio(r.deliveredPerSec, raw.deliveredPerSec)} delivered/s, p99 ${ratio(r.latency.p99Ms, raw.latency.p99Ms)}`);
+  }
+  if ("producerCpuUsPerEvent" in r) {
+    console.log(`  CPU per event: producer ${rate(r.producerCpuUsPerEvent)} µs, consumer ${rate(r.consumerCpuUsPerEvent)} µs (processes of the chassis; PostgreSQL and NATS not counted)`);
   }
   const met = r.deliveredPerSec >= GOAL_EVENTS_PER_SEC && r.latency.p99Ms < GOAL_P99_MS && r.undelivered === 0;
   console.log(

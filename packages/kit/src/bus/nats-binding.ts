@@ -1,7 +1,7 @@
 // CloudEvents over NATS in binary content mode (CloudEvents NATS protocol
 // binding, 1.0.3): every attribute travels as a `ce-<name>` header whose value
 // is percent-encoded, and the message body is the event data untouched.
-import { headers as natsHeaders, Match, type MsgHdrs } from "@nats-io/transport-node";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { kitErrors } from "../errors/index.ts";
 import type { CloudEvent } from "./types.ts";
 
@@ -22,14 +22,16 @@ const STRUCTURED = "application/cloudevents";
 const REQUIRED = ["specversion", "id", "source", "type", "time", "datacontenttype", "dataschema"] as const;
 const OPTIONAL = ["subject", "traceparent", "tracestate"] as const;
 type Attribute = (typeof REQUIRED)[number] | (typeof OPTIONAL)[number];
+const ATTRIBUTES: readonly Attribute[] = [...REQUIRED, ...OPTIONAL];
 
 export function toNatsMessage(event: CloudEvent): NatsEventMessage {
+  // append, not set: the headers are new, so there is nothing to replace.
   const headers = natsHeaders();
-  for (const name of [...REQUIRED, ...OPTIONAL]) {
+  for (const name of ATTRIBUTES) {
     const value = event[name];
-    if (value !== undefined) headers.set(PREFIX + name, encodeHeaderValue(value));
+    if (value !== undefined) headers.append(PREFIX + name, encodeHeaderValue(value));
   }
-  headers.set(CONTENT_TYPE, encodeHeaderValue(event.datacontenttype));
+  headers.append(CONTENT_TYPE, encodeHeaderValue(event.datacontenttype));
   return { headers, data: event.data };
 }
 
@@ -37,14 +39,23 @@ export function toNatsMessage(event: CloudEvent): NatsEventMessage {
 export function fromNatsMessage(message: { readonly headers?: MsgHdrs | undefined; readonly data: Uint8Array }): CloudEvent {
   const { headers } = message;
   if (headers === undefined) throw malformed("the message has no headers: not a binary-mode CloudEvent");
-  const contentType = headers.get(CONTENT_TYPE, Match.IgnoreCase);
+  // One pass over the headers, names compared without case, the first of a
+  // repeated name winning (as headers.get(name, Match.IgnoreCase) would):
+  // looking each attribute up by name scans every header twice.
+  const byName = new Map<string, string>();
+  for (const [key, values] of headers) {
+    const name = key.toLowerCase();
+    const value = values[0];
+    if (value !== undefined && !byName.has(name)) byName.set(name, value);
+  }
+  const contentType = byName.get(CONTENT_TYPE) ?? "";
   if (contentType.toLowerCase().startsWith(STRUCTURED)) throw malformed("structured-mode CloudEvents are not supported");
   const read = (name: Attribute): string | undefined => {
-    if (!headers.has(PREFIX + name, Match.IgnoreCase)) return undefined;
-    return decodeHeaderValue(headers.get(PREFIX + name, Match.IgnoreCase));
+    const raw = byName.get(PREFIX + name);
+    return raw === undefined ? undefined : decodeHeaderValue(raw);
   };
   const attributes: Partial<Record<Attribute, string>> = {};
-  for (const name of [...REQUIRED, ...OPTIONAL]) {
+  for (const name of ATTRIBUTES) {
     const value = name === "datacontenttype" ? (read(name) ?? (contentType === "" ? undefined : decodeHeaderValue(contentType))) : read(name);
     if (value !== undefined) attributes[name] = value;
   }
@@ -68,10 +79,14 @@ export function fromNatsMessage(message: { readonly headers?: MsgHdrs | undefine
 }
 
 const encoder = new TextEncoder();
+// Printable ASCII but `"` (0x22) and `%` (0x25).
+const PLAIN = /^[!#$&-~]*$/;
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Percent-encodes space, `"`, `%` and everything outside printable ASCII, as UTF-8 bytes. */
 export function encodeHeaderValue(value: string): string {
+  // Most values (ids, types, times, URIs) need no encoding.
+  if (PLAIN.test(value)) return value;
   if (!value.isWellFormed()) {
     throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", "a CloudEvents attribute contains a lone UTF-16 surrogate");
   }

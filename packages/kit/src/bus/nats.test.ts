@@ -235,3 +235,22 @@ test("a consumer deleted behind the bus's back is re-created and delivery goes o
   await waitUntil(() => seen.has(later.id), "the event published after the delete", 10_000);
   assert.equal((await jsm.consumers.info(stream, consumer)).config.filter_subject, `${settings.subjectPrefix}.${type}`);
 });
+
+test("a handler slower than ack_wait keeps its message: it is not delivered again meanwhile", async (t) => {
+  const { bus } = await open(t, { ...settings, ackWaitMs: 2500 });
+  const type = uniqueType();
+  const seen: Delivery[] = [];
+  let finished = false;
+  await bus.subscribe({ consumer: uniqueConsumer(), type }, async (d) => {
+    seen.push(d);
+    await settle(4000);
+    finished = true;
+  });
+  await bus.publish([event(type)]);
+  await waitUntil(() => finished, "the slow handler", 10_000);
+  await settle(300);
+  assert.deepEqual(
+    seen.map((d) => d.attempt),
+    [1],
+  );
+});

@@ -105,7 +105,8 @@ export class NatsBus implements EventBus {
       connection = target.connection;
     } else {
       try {
-        connection = await connect({ servers: target.servers, timeout: options.connectTimeoutMs ?? 2000, maxReconnectAttempts: -1, name: "flotilla-bus" });
+        // noAsyncTraces: no Error (and its stack) built up front for every request, i.e. every publish.
+        connection = await connect({ servers: target.servers, timeout: options.connectTimeoutMs ?? 2000, maxReconnectAttempts: -1, name: "flotilla-bus", noAsyncTraces: true });
       } catch (cause) {
         throw unavailable(`cannot connect to NATS at ${redactUrl([target.servers].flat().join(","))}`, cause);
       }
@@ -216,6 +217,7 @@ export class NatsBus implements EventBus {
       pullExpiresMs: this.#init.pullExpiresMs,
       retryMs: this.#init.consumeRetryMs,
       onError: this.#init.onError,
+      flush: () => this.#flush(),
       onStop: (s) => this.#subscriptions.delete(s),
     });
     this.#subscriptions.add(subscription);
@@ -229,6 +231,19 @@ export class NatsBus implements EventBus {
     this.#closed = true;
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
     if (this.#init.ownsConnection) await this.#init.connection.close();
+  }
+
+  // A flush waits for a reconnect while disconnected: bounded, so that stop() ends.
+  async #flush(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(unavailable(`no answer from NATS within ${this.#init.publishTimeoutMs} ms`)), this.#init.publishTimeoutMs);
+    });
+    try {
+      await Promise.race([this.#init.connection.flush(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // Publishing while disconnected fails at once instead of queueing in the

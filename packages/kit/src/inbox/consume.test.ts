@@ -228,6 +228,15 @@ describe("inbox options", () => {
       message: /maxAttempts/,
     });
   });
+  it("rejects a batchSize or a number of transactions below 1", async () => {
+    const fake = {} as Database;
+    for (const bad of [{ batchSize: 0 }, { transactions: 0 }, { batchSize: 1.5 }]) {
+      await assert.rejects(consume(fake, {} as EventBus, { consumer: "c", type: "t.v1", ...bad }, async () => {}), {
+        code: "KIT_ERR_CONFIG_INVALID",
+        message: new RegExp(Object.keys(bad)[0] as string),
+      });
+    }
+  });
   it("rejects a dead letter id that is not a number", async () => {
     await assert.rejects(replayDeadLetters({} as Database, ["1; DROP TABLE x"]), { code: "KIT_ERR_INVALID_ARGUMENT" });
   });

@@ -2,13 +2,15 @@
  * Guarantees of the inbox:
  *
  * - Every consumer applies an event effectively once. The bus delivers at
- *   least once; each delivery runs in ONE transaction that first inserts
+ *   least once; each delivery is applied in ONE transaction that first inserts
  *   (consumer, event id) into the inbox and then runs the handler with that
- *   transaction. A duplicate finds the row and skips the handler; a failure
- *   rolls back the row and the handler's writes together, and the bus
- *   redelivers. The event is acknowledged only after the commit, so a crash
- *   anywhere leaves either nothing (redelivered, applied then) or the commit
- *   (redelivered, skipped as a duplicate).
+ *   transaction. Deliveries that arrive together share that transaction (up to
+ *   `batchSize` of them; see batcher.ts), which changes none of this. A
+ *   duplicate finds the row and skips the handler; a failure rolls back the
+ *   row and the handler's writes together, and the bus redelivers. The event
+ *   is acknowledged only after the commit, so a crash anywhere leaves either
+ *   nothing (redelivered, applied then) or the commit (redelivered, skipped as
+ *   a duplicate).
  * - Effects must go through `tx` to be covered: a handler that calls another
  *   service or sends a push does so at least once, and must pass the event id
  *   on as an idempotency key.
@@ -25,6 +27,7 @@ import { type Logger, pino } from "pino";
 import type { CloudEvent, Delivery, EventBus, SubscribeOptions, Subscription } from "../bus/types.ts";
 import type { Database, Queryable } from "../db/types.ts";
 import { kitErrors } from "../errors/index.ts";
+import { InboxBatcher } from "./batcher.ts";
 import { recordDeadLetter } from "./dead-letters.ts";
 import { replayRequested } from "./replay.ts";
 
@@ -32,10 +35,20 @@ import { replayRequested } from "./replay.ts";
 export type InboxHandler = (event: CloudEvent, tx: Queryable) => Promise<void>;
 
 export interface ConsumeOptions extends SubscribeOptions {
+  /**
+   * Deliveries held at once: waiting for their batch, or in it. Handlers do
+   * not run that many at a time (at most `transactions`, one per batch), so
+   * this can be far above a bus subscriber's default. @default 256
+   */
+  concurrency?: number;
   /** Deliveries before the event becomes a dead letter. @default 10 */
   maxAttempts?: number;
   /** How often to look for replays requested with replayDeadLetters(). @default 1000 */
   replayPollMs?: number;
+  /** Most events applied in one inbox transaction (deliveries waiting together are applied together). @default 100 */
+  batchSize?: number;
+  /** Inbox transactions at once, each on a pooled connection. @default 4 */
+  transactions?: number;
   log?: Logger;
 }
 
@@ -48,19 +61,29 @@ export interface ConsumeOptions extends SubscribeOptions {
  *   });
  */
 export async function consume(db: Database, bus: EventBus, options: ConsumeOptions, handler: InboxHandler): Promise<Subscription> {
-  const { maxAttempts = 10, replayPollMs = 1000, log = pino({ level: "silent" }), ...subscribe } = options;
+  const { maxAttempts = 10, replayPollMs = 1000, batchSize = 100, transactions = 4, log = pino({ level: "silent" }), concurrency = 256, ...rest } = options;
+  const subscribe = { ...rest, concurrency };
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
     throw kitErrors.create("KIT_ERR_CONFIG_INVALID", `consumer "${options.consumer}": maxAttempts must be an integer >= 1, got ${maxAttempts}`);
   }
   if (!Number.isFinite(replayPollMs) || replayPollMs <= 0) {
     throw kitErrors.create("KIT_ERR_CONFIG_INVALID", `consumer "${options.consumer}": replayPollMs must be a positive number, got ${replayPollMs}`);
   }
+  for (const [name, value] of [
+    ["batchSize", batchSize],
+    ["transactions", transactions],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw kitErrors.create("KIT_ERR_CONFIG_INVALID", `consumer "${options.consumer}": ${name} must be an integer >= 1, got ${value}`);
+    }
+  }
   const { consumer } = subscribe;
   const context = { consumer, type: subscribe.type };
+  const inbox = new InboxBatcher({ db, consumer, handler, maxBatch: batchSize, maxTransactions: transactions });
 
   const deliver = async ({ event, attempt }: Delivery): Promise<void> => {
     try {
-      await handleOnce(db, consumer, event, handler, { clearDeadLetter: attempt > maxAttempts });
+      await inbox.apply(event, { clearDeadLetter: attempt > maxAttempts });
     } catch (error) {
       if (attempt < maxAttempts || kitErrors.is(error, "KIT_ERR_DB_UNAVAILABLE")) {
         log.warn({ ...context, err: error, eventId: event.id, attempt }, "event handler failed; the bus will redeliver");
@@ -92,25 +115,4 @@ export async function consume(db: Database, bus: EventBus, options: ConsumeOptio
       await Promise.all([subscription.stop(), poller]);
     },
   };
-}
-
-/**
- * Applies an event through the inbox: the inbox row and the handler's writes
- * in one transaction. Returns false for a duplicate (handler not run).
- */
-export async function handleOnce(
-  db: Database,
-  consumer: string,
-  event: CloudEvent,
-  handler: InboxHandler,
-  options: { clearDeadLetter?: boolean } = {},
-): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const fresh = await tx.query("INSERT INTO flotilla_inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id", [consumer, event.id]);
-    if (fresh.length === 0) return false;
-    await handler(event, tx);
-    // A redelivery after the event was dead-lettered (its ack was lost) that now succeeds.
-    if (options.clearDeadLetter) await tx.query("DELETE FROM flotilla_dead_letters WHERE consumer = $1 AND event_id = $2", [consumer, event.id]);
-    return true;
-  });
 }

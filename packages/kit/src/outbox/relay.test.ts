@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { CloudEvent } from "../bus/types.ts";
+import type { CloudEvent, EventBus } from "../bus/types.ts";
 import { FlotillaError } from "../errors/index.ts";
 import { enqueue } from "./enqueue.ts";
 import { OutboxRelay } from "./relay.ts";
@@ -216,6 +216,42 @@ function relaySuite(dbBackend: DbBackend, busBackend: BusBackend): void {
       await subscription.stop();
       await other.close();
     });
+
+    it("publishes `concurrency` batches side by side, every event once", async () => {
+      const db = await dbs.open("parallel");
+      const spy = new SpyBus(await broker.connect());
+      spy.delayMs = 20;
+      // Counts the publishes in progress at once.
+      let inFlight = 0;
+      let most = 0;
+      const bus: EventBus = {
+        publish: async (events) => {
+          most = Math.max(most, ++inFlight);
+          try {
+            await spy.publish(events);
+          } finally {
+            inFlight--;
+          }
+        },
+        subscribe: (options, handler) => spy.subscribe(options, handler),
+        close: () => spy.close(),
+      };
+      const type = testType("parallel");
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const events = Array.from({ length: 20 }, () => testEvent(type));
+        ids.push(...events.map((e) => e.id));
+        await db.transaction((tx) => enqueue(tx, events));
+      }
+      const relay = track(new OutboxRelay({ db, bus, batchSize: 10, concurrency: 3, pollMs: 5000 }));
+      relay.start();
+      relay.nudge();
+      await waitUntil("the outbox is empty", async () => (await pending(db)) === 0);
+      await relay.stop();
+      assert.equal(spy.published.length, ids.length, "no event was published twice");
+      assert.deepEqual(new Set(spy.published), new Set(ids));
+      assert.equal(most, 3, "three batches were in flight at once");
+    });
   });
 }
 
@@ -241,5 +277,6 @@ describe("outbox relay options", () => {
     const fake = {} as ConstructorParameters<typeof OutboxRelay>[0];
     assert.throws(() => new OutboxRelay({ ...fake, leaseMs: 1000, publishTimeoutMs: 1000 }), { code: "KIT_ERR_CONFIG_INVALID" });
     assert.throws(() => new OutboxRelay({ ...fake, batchSize: 0 }), { code: "KIT_ERR_CONFIG_INVALID", message: /batchSize/ });
+    assert.throws(() => new OutboxRelay({ ...fake, concurrency: 0 }), { code: "KIT_ERR_CONFIG_INVALID", message: /concurrency/ });
   });
 });

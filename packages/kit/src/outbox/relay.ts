@@ -22,11 +22,12 @@
  * a publish would stall the whole process). A relay that dies mid-batch delays
  * that batch by at most `leaseMs`; another relay, or its restart, takes it.
  *
- * Ordering consumers may rely on: none across events. A relay publishes its
- * batches in position (insertion) order, but positions are assigned at insert
- * and not at commit, replicas' relays publish their batches side by side, a
- * failed row is retried after later rows went out, and the bus redelivers
- * failed deliveries after later ones. A consumer that needs order carries a
+ * Ordering consumers may rely on: none across events. A relay claims its
+ * batches in position (insertion) order, but publishes `concurrency` of them
+ * side by side, positions are assigned at insert and not at commit, replicas'
+ * relays publish their batches side by side, a failed row is retried after
+ * later rows went out, and the bus redelivers failed deliveries after later
+ * ones. A consumer that needs order carries a
  * version in the event (e.g. the aggregate's version) and checks it.
  */
 import { type Logger, pino } from "pino";
@@ -41,6 +42,12 @@ export interface OutboxRelayOptions {
   bus: EventBus;
   /** Rows published per broker call. @default 500 */
   batchSize?: number;
+  /**
+   * Batches in flight at once, each claimed by its own loop (SKIP LOCKED, as
+   * between replicas): while one waits for the broker's acks or the database,
+   * another claims and publishes. @default 2
+   */
+  concurrency?: number;
   /** How often to look for rows when nothing nudged the relay. @default 200 */
   pollMs?: number;
   /** Retry delay of a row after a failed publish: baseMs · 2^(attempts−1), capped at maxMs, ±25 % jitter. @default { baseMs: 200, maxMs: 30_000 } */
@@ -86,16 +93,18 @@ export class OutboxRelay {
   readonly #db: Database;
   readonly #bus: EventBus;
   readonly #batchSize: number;
+  readonly #concurrency: number;
   readonly #pollMs: number;
   readonly #baseMs: number;
   readonly #maxMs: number;
   readonly #publishTimeoutMs: number;
   readonly #leaseMs: number;
   readonly #log: Logger;
-  #loop: Promise<void> | undefined;
+  #loops: Promise<void>[] | undefined;
   #stopping = false;
   #nudged = false;
-  #wake: (() => void) | undefined;
+  /** Wakers of the loops that are sleeping. */
+  readonly #sleepers = new Set<() => void>();
   #published = 0;
   #failures = 0;
   #lastError: string | undefined;
@@ -104,6 +113,10 @@ export class OutboxRelay {
     this.#db = options.db;
     this.#bus = options.bus;
     this.#batchSize = positive("batchSize", options.batchSize ?? 500);
+    this.#concurrency = options.concurrency ?? 2;
+    if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
+      throw kitErrors.create("KIT_ERR_CONFIG_INVALID", `outbox relay: concurrency must be an integer >= 1, got ${this.#concurrency}`);
+    }
     this.#pollMs = positive("pollMs", options.pollMs ?? 200);
     this.#baseMs = positive("backoff.baseMs", options.backoff?.baseMs ?? 200);
     this.#maxMs = positive("backoff.maxMs", options.backoff?.maxMs ?? 30_000);
@@ -115,25 +128,30 @@ export class OutboxRelay {
     this.#log = options.log ?? pino({ level: "silent" });
   }
 
-  /** Starts the background loop (idempotent). */
+  /** Starts the background loops (idempotent). */
   start(): void {
-    if (this.#loop !== undefined) return;
+    if (this.#loops !== undefined) return;
     this.#stopping = false;
-    this.#loop = this.#run();
+    this.#loops = Array.from({ length: this.#concurrency }, () => this.#run());
   }
 
-  /** Stops the loop after the batch in flight has been published and cleared, or failed. */
+  /** Stops the loops after the batches in flight have been published and cleared, or failed. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    this.#wake?.();
-    await this.#loop;
-    this.#loop = undefined;
+    for (const wake of [...this.#sleepers]) wake();
+    await Promise.all(this.#loops ?? []);
+    this.#loops = undefined;
   }
 
   /** Asks for a look at the outbox now: call it after committing a transaction that enqueued events. */
   nudge(): void {
     this.#nudged = true;
-    this.#wake?.();
+    this.#wakeOne();
+  }
+
+  #wakeOne(): void {
+    const [wake] = this.#sleepers;
+    wake?.();
   }
 
   /**
@@ -209,8 +227,9 @@ export class OutboxRelay {
         await this.#sleep(Math.min(this.#maxMs, this.#baseMs * 2 ** Math.min(dbFailures - 1, 30)));
         continue;
       }
-      // A full batch means more may be due: go again at once.
+      // A full batch means more may be due: go again at once, and call in a sleeping loop to help.
       if (published < this.#batchSize) await this.#sleep(this.#pollMs);
+      else this.#wakeOne();
     }
   }
 
@@ -225,13 +244,13 @@ export class OutboxRelay {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.#wake = undefined;
+        this.#sleepers.delete(done);
         this.#nudged = false;
         resolve();
       };
       // Unref'd: a relay that was never stopped must not keep a finished process alive.
       const timer = setTimeout(done, ms).unref();
-      this.#wake = done;
+      this.#sleepers.add(done);
     });
   }
 
