@@ -4,14 +4,20 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { catalogErrors } from "@flotilla/catalog";
 import { gatewayErrors } from "@flotilla/gateway";
+import { identityErrors } from "@flotilla/identity";
 import { type ErrorSpec, kitErrors } from "@flotilla/kit";
 import { sagaErrors } from "@flotilla/kit/internal";
+import { messagingErrors } from "@flotilla/messaging";
+import { notificationsErrors } from "@flotilla/notifications";
 
 const tables: [string, Record<string, ErrorSpec>][] = [
   ["Chassis (`packages/kit`)", kitErrors.table],
   ["Sagas (`packages/kit/src/saga`)", sagaErrors.table],
   ["Gateway (`gateway/`)", gatewayErrors.table],
   ["Catalog (`services/catalog`)", catalogErrors.table],
+  ["Identity (`services/identity`)", identityErrors.table],
+  ["Messaging (`services/messaging`)", messagingErrors.table],
+  ["Notifications (`services/notifications`)", notificationsErrors.table],
 ];
 
 export function renderErrorsDoc(): string {

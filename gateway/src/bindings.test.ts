@@ -19,7 +19,7 @@ describe("collectBindings", () => {
     assert.equal(list!.meta.access.public, true);
     assert.equal(list!.meta.cache?.ttlSeconds, 10);
     assert.equal(createEvent!.meta.access.public, false);
-    assert.deepEqual(createEvent!.meta.access.permissions, ["catalog.events.write"]);
+    assert.deepEqual(createEvent!.meta.access.permissions, ["catalog:write"]);
     assert.equal(createEvent!.meta.cache, undefined);
     assert.equal(bindings[1]!.pathFields[0]![0]!.name, "event_id");
   });

@@ -3,8 +3,10 @@ import { AccessLog } from "./access-log.ts";
 import { collectBindings } from "./bindings.ts";
 import { registerDocsRoutes } from "./docs.ts";
 import { gatewayErrors } from "./errors.ts";
+import { addFormParser, clientAuthorizationOf, httpOptionOf } from "./form-body.ts";
 import { registerHealthRoutes } from "./health.ts";
 import { trackRoutes } from "./method-not-allowed.ts";
+import { oauthErrorOf, wantsOAuthErrors } from "./oauth-errors.ts";
 import { buildOpenApi, DEFAULT_INFO } from "./openapi.ts";
 import { gatewayErrorFrom, PROBLEM_CONTENT_TYPE, problemOf } from "./problem.ts";
 import { callMetadataOf, requestIdOf } from "./request-context.ts";
@@ -51,6 +53,14 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     request.callMetadata = callMetadataOf(request);
+    // RFC 6749 2.3.1: on form (OAuth) routes, HTTP Basic is client authentication for the
+    // service to check, not a bearer token: taken off the request before the auth plugin looks.
+    const flotilla = request.routeOptions.config.flotilla;
+    const basic = flotilla === undefined ? undefined : clientAuthorizationOf(request.headers.authorization, httpOptionOf(flotilla.method));
+    if (basic !== undefined) {
+      request.callMetadata.authorization = basic;
+      delete request.headers.authorization;
+    }
   });
 
   // Only JSON bodies: Fastify's text/plain parser would hand a string to routes
@@ -68,6 +78,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
       throw gatewayErrors.create("GW_ERR_MALFORMED_JSON", `the request body is not valid JSON: ${reason}`, { cause: error });
     }
   });
+
+  // Form bodies, for the methods whose contract accepts them (OAuth endpoints); refused (415) elsewhere.
+  addFormParser(app);
 
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url.split("?", 1)[0]!;
@@ -97,6 +110,12 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {
   const known = gatewayErrorFrom(error, bodyLimit);
+  const method = request.routeOptions.config.flotilla?.method;
+  if (method !== undefined && wantsOAuthErrors(httpOptionOf(method))) {
+    const oauth = oauthErrorOf(known);
+    if (oauth.status >= 500) request.log.error({ err: known, cause: known.cause, code: known.code }, known.message);
+    return reply.code(oauth.status).headers(oauth.headers).header("x-request-id", request.id).type("application/json; charset=utf-8").send(JSON.stringify(oauth.body));
+  }
   const { status, headers, body } = problemOf(known, request.id);
   if (status >= 500) request.log.error({ err: known, cause: known.cause, code: known.code }, known.message);
   else request.log.debug({ code: known.code, detail: known.message }, "request rejected");

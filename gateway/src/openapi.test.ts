@@ -47,7 +47,7 @@ describe("buildOpenApi", () => {
     assert.deepEqual(catalog.paths["/v1/catalog/events"]!.get!.security, []);
     const post = catalog.paths["/v1/catalog/events"]!.post!;
     assert.deepEqual(post.security, [{ bearerAuth: [] }]);
-    assert.deepEqual(post["x-flotilla-permissions"], ["catalog.events.write"]);
+    assert.deepEqual(post["x-flotilla-permissions"], ["catalog:write"]);
     assert.deepEqual(catalog.components.securitySchemes.bearerAuth, { type: "http", scheme: "bearer", bearerFormat: "JWT" });
     assert.ok("401" in post.responses && !("401" in catalog.paths["/v1/catalog/events"]!.get!.responses));
   });

@@ -3,6 +3,9 @@
 import { STATUS_CODES } from "node:http";
 import type { DescField, DescMessage, DescService } from "@bufbuild/protobuf";
 import { type Binding, collectBindings } from "./bindings.ts";
+import { FORM_CONTENT_TYPE, httpOptionOf } from "./form-body.ts";
+import { rawResponseField } from "./http-body.ts";
+import { wantsOAuthErrors } from "./oauth-errors.ts";
 import { type JsonSchema, SCHEMA_REF_PREFIX, SchemaCollector } from "./openapi-schema.ts";
 import { PROBLEM_CONTENT_TYPE } from "./problem.ts";
 import { STRING_LIKE } from "./wkt.ts";
@@ -123,6 +126,7 @@ function operationOf(binding: Binding, collector: SchemaCollector): OpenApiOpera
   if (meta.cache !== undefined) operation["x-flotilla-cache-ttl-seconds"] = meta.cache.ttlSeconds;
   const body = requestBodySchema(binding, bound, collector);
   if (body !== undefined) operation.requestBody = { required: true, content: { "application/json": { schema: body } } };
+  describeHttpOption(operation, binding);
   return operation;
 }
 
@@ -207,6 +211,29 @@ function errorResponses(binding: Binding): OpenApiOperation["responses"] {
     return true;
   });
   return Object.fromEntries(statuses.map((s) => [String(s), { $ref: `#/components/responses/Problem${s}` }]));
+}
+
+const OAUTH_ERROR_SCHEMA: JsonSchema = {
+  type: "object",
+  description: "RFC 6749 section 5.2 error",
+  properties: { error: { type: "string" }, error_description: { type: "string" } },
+  required: ["error"],
+};
+
+/** What `(flotilla.options.v1.http)` changes: form bodies, RFC 6749 errors, raw (HTML, redirect) responses. */
+function describeHttpOption(operation: OpenApiOperation, binding: Binding): void {
+  const http = httpOptionOf(binding.meta.method);
+  const json = operation.requestBody?.content["application/json"];
+  if (http?.formBody && json !== undefined) operation.requestBody!.content[FORM_CONTENT_TYPE] = json;
+  if (wantsOAuthErrors(http)) {
+    for (const status of Object.keys(operation.responses)) {
+      if (status !== "200") operation.responses[status] = { description: STATUS_CODES[Number(status)] ?? "Error", content: { "application/json": { schema: OAUTH_ERROR_SCHEMA } } };
+    }
+  }
+  if (rawResponseField(binding.meta.method) !== undefined) {
+    operation.responses["200"] = { description: "An HTML page", content: { "text/html": { schema: { type: "string" } } } };
+    operation.responses["302"] = { description: "A redirect (Location header)", content: {} };
+  }
 }
 
 /** `ListEvents` → `List events`: the proto comments are not in the embedded descriptors. */

@@ -2,6 +2,8 @@ import type { Registry } from "@bufbuild/protobuf";
 import type { FastifyInstance } from "fastify";
 import type { Binding } from "./bindings.ts";
 import { callUpstream } from "./call.ts";
+import { bodyFor, httpOptionOf, knownQuery } from "./form-body.ts";
+import { rawResponseField, rawResponseOf, sendRaw } from "./http-body.ts";
 import { decodeRequest, encodeResponse, type HttpInput } from "./transcode.ts";
 import type { Invoke } from "./types.ts";
 
@@ -15,6 +17,9 @@ export interface ApiRouteOptions {
 export function registerApiRoutes(api: FastifyInstance, bindings: readonly Binding[], options: ApiRouteOptions): void {
   for (const binding of bindings) {
     const { meta } = binding;
+    // `(flotilla.options.v1.http)`: form bodies, unknown parameters ignored (RFC 6749 3.1), no-store, raw responses.
+    const http = httpOptionOf(meta.method);
+    const rawField = rawResponseField(meta.method);
     api.route({
       method: meta.verb,
       url: binding.template.fastifyUrl,
@@ -22,8 +27,8 @@ export function registerApiRoutes(api: FastifyInstance, bindings: readonly Bindi
       handler: async (request, reply) => {
         const input: HttpInput = {
           params: request.params as HttpInput["params"],
-          query: request.query as HttpInput["query"],
-          body: request.body,
+          query: http === undefined ? (request.query as HttpInput["query"]) : knownQuery(meta.method.input, request.query as HttpInput["query"]),
+          body: bodyFor(request.body, meta.method, http),
         };
         const message = decodeRequest(binding, input, options.registry);
         const output = await callUpstream(meta, message, {
@@ -32,6 +37,9 @@ export function registerApiRoutes(api: FastifyInstance, bindings: readonly Bindi
           metadata: request.callMetadata,
           reply,
         });
+        if (http?.noStore) reply.header("cache-control", "no-store").header("pragma", "no-cache");
+        const raw = rawResponseOf(rawField, output);
+        if (raw !== undefined) return sendRaw(reply, raw);
         reply.type("application/json; charset=utf-8");
         return encodeResponse(meta.method, output, options.registry);
       },

@@ -1,5 +1,6 @@
 import type { DescMessage, DescMethodUnary, DescService, MessageShape } from "@bufbuild/protobuf";
 import type { optionsV1 } from "@flotilla/contracts";
+import type { VerifiedToken } from "@flotilla/kit";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 
 /**
@@ -83,5 +84,16 @@ declare module "fastify" {
      * `tracestate`. Plugins may add entries (e.g. the authenticated subject).
      */
     callMetadata: Record<string, string>;
+    /** Who the auth plugin verified (null before it ran, or without it). */
+    auth: RequestAuth | null;
   }
+}
+
+/** The caller as the auth plugin verified it: a bearer token, an app key, both or neither (public routes). */
+export interface RequestAuth {
+  /** The token's subject (`sub`), when a token was verified. */
+  readonly sub: string | undefined;
+  readonly token: VerifiedToken | undefined;
+  /** The app whose `X-Api-Key` the request carried. */
+  readonly app: { readonly id: string; readonly platform: string } | undefined;
 }

@@ -117,14 +117,35 @@ test("/docs renders the API in a real browser with no request leaving the machin
   }
 });
 
+/** A bearer of the dev admin `flotilla dev` prints (identity's bootstrap admin: every permission). */
+async function adminAuth(): Promise<Record<string, string>> {
+  const [, email, password] = /admin\s+(\S+) \/ (\S+)/.exec(dev.output()) ?? [];
+  assert.ok(email && password, "flotilla dev prints the dev admin");
+  const res = await fetch(`${base}/oauth2/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "password", client_id: "flotilla-mobile", username: email, password }),
+  });
+  assert.equal(res.status, 200);
+  return { authorization: `Bearer ${((await res.json()) as { access_token: string }).access_token}` };
+}
+
+test("the printed dev admin signs in, and writes need a token", async () => {
+  const anonymous = await getJson(`${base}/v1/catalog/events`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  assert.equal(anonymous.status, 401);
+  const me = await getJson(`${base}/v1/me`, { headers: await adminAuth() });
+  assert.equal(me.status, 200, JSON.stringify(me.body));
+  assert.deepEqual((me.body as { account: { roles: string[] } }).account.roles, ["admin"]);
+});
+
 test("bad input gets clear 4xx problems, never a 5xx", async () => {
-  await checkBadInput(base);
+  await checkBadInput(base, await adminAuth());
 });
 
 test("data survives a restart (the PGlite data folder is durable)", async () => {
   const created = await getJson(`${base}/v1/catalog/events`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(await adminAuth()) },
     body: JSON.stringify({ title: "Durable", category: "EVENT_CATEGORY_OTHER", venue: "V", city: "Oslo", startsAt: new Date(Date.now() + 86_400_000).toISOString(), capacity: 5, priceMinor: "0", currency: "NOK" }),
   });
   assert.equal(created.status, 200, JSON.stringify(created.body));

@@ -32,9 +32,10 @@ const validEvent = {
   currency: "EUR",
 };
 
-export async function checkBadInput(base: string): Promise<void> {
+/** `auth`: headers sent with each request, e.g. an `authorization` bearer allowed to create events. */
+export async function checkBadInput(base: string, auth: Record<string, string> = {}): Promise<void> {
   const post = (body: string, headers: Record<string, string> = { "content-type": "application/json" }) =>
-    getJson(`${base}/v1/catalog/events`, { method: "POST", headers, body });
+    getJson(`${base}/v1/catalog/events`, { method: "POST", headers: { ...auth, ...headers }, body });
 
   assertProblem(await getJson(`${base}/v1/nothing/here`), 404);
 

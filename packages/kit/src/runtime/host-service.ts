@@ -3,6 +3,8 @@
 // service nor this code knows which runtime it is in.
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
+import { MemoryBroadcast } from "../broadcast/memory.ts";
+import type { Broadcast } from "../broadcast/types.ts";
 import type { EventBus, Subscription } from "../bus/types.ts";
 import { migrate } from "../db/migrate.ts";
 import { eventstoreMigrations } from "../eventstore/migrations.ts";
@@ -14,14 +16,17 @@ import { OutboxRelay } from "../outbox/relay.ts";
 import { projectionMigrations } from "../projections/migrations.ts";
 import { sagaMigrations } from "../saga/migrations.ts";
 import type { Database, DatabaseProvider } from "../db/types.ts";
-import type { ServiceDefinition, ServiceParts } from "../service/types.ts";
+import type { ServiceDefinition, ServiceParts, UpgradeHandler } from "../service/types.ts";
 import { Router } from "../transport/router.ts";
+import type { Invoke } from "./invoker.ts";
 import type { ServerInterceptor } from "../transport/types.ts";
 
 export interface HostedService {
   readonly definition: ServiceDefinition;
   readonly db: Database;
   readonly router: Router;
+  /** The service's WebSocket endpoint, when it has one. */
+  readonly upgrade: UpgradeHandler | undefined;
   stop(): Promise<void>;
 }
 
@@ -33,6 +38,10 @@ export const chassisMigrations = [...eventstoreMigrations, ...inboxMigrations, .
 export interface HostOptions {
   provider: DatabaseProvider;
   bus: EventBus;
+  /** Fan-out between replicas; absent: an in-process one (a single replica). */
+  broadcast?: Broadcast;
+  /** The service's own invoker, handed to it as `ctx.invoke`. */
+  invoke?: Invoke;
   log: Logger;
   mode: "embedded" | "distributed";
   interceptors?: readonly ServerInterceptor[];
@@ -61,6 +70,8 @@ export async function hostService<S extends DescService>(definition: ServiceDefi
       db,
       mode: options.mode,
       source: `/flotilla/${definition.name}`,
+      broadcast: options.broadcast ?? new MemoryBroadcast(),
+      ...(options.invoke ? { invoke: options.invoke } : {}),
       outbox: {
         async enqueue(tx, events) {
           await enqueue(tx, events);
@@ -82,6 +93,7 @@ export async function hostService<S extends DescService>(definition: ServiceDefi
       definition: definition as unknown as ServiceDefinition,
       db,
       router,
+      upgrade: parts.upgrade,
       async stop() {
         await stopSubscriptions();
         await parts.stop?.();

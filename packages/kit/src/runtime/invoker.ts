@@ -29,7 +29,21 @@ export function serviceNameOf(service: DescService): string {
   return parts.length >= 3 && parts[0] === "flotilla" ? parts[1]! : service.typeName;
 }
 
-export function createInvoker(deps: { registry: Registry; transports: Transport; telemetry?: Telemetry; policy?: Partial<ClientPolicy> }): Invoker {
+export interface InvokerDeps {
+  registry: Registry;
+  transports: Transport;
+  telemetry?: Telemetry;
+  policy?: Partial<ClientPolicy>;
+  /**
+   * The service this invoker calls for (`gateway`, `catalog`…): in-process
+   * calls carry it as `ctx.caller`, so caller policies hold embedded as they do
+   * over mTLS (where the certificate says it instead).
+   */
+  caller?: string;
+}
+
+export function createInvoker(deps: InvokerDeps): Invoker {
+  const transports = deps.caller === undefined ? deps.transports : withCaller(deps.transports, deps.caller);
   const upstreams = new Map<string, Promise<{ upstream: Upstream; watch: Watch }>>();
   const interceptors = deps.telemetry ? [telemetryInterceptor(deps.telemetry)] : [];
 
@@ -38,7 +52,7 @@ export function createInvoker(deps: { registry: Registry; transports: Transport;
     if (!entry) {
       entry = deps.registry.watch(serviceNameOf(service)).then((watch) => ({
         watch,
-        upstream: new Upstream(service, { instances: watch, transports: deps.transports, interceptors, ...(deps.policy ? { policy: deps.policy } : {}) }),
+        upstream: new Upstream(service, { instances: watch, transports, interceptors, ...(deps.policy ? { policy: deps.policy } : {}) }),
       }));
       // A failed watch is not cached: the next request tries again.
       entry.catch(() => upstreams.delete(service.typeName));
@@ -67,4 +81,13 @@ export function createInvoker(deps: { registry: Registry; transports: Transport;
 export function telemetryInterceptor(telemetry: Telemetry): ClientInterceptor {
   const traced = clientTelemetry(telemetry);
   return (next) => (call) => traced(serviceNameOf(call.service), methodPath(call.method).slice(1), call.metadata, (metadata) => next({ ...call, metadata }));
+}
+
+/** Adds the calling service to every call's send options. */
+function withCaller(transports: Transport, caller: string): Transport {
+  return {
+    schemes: transports.schemes,
+    unary: (target, method, input, options) => transports.unary(target, method, input, { ...options, caller }),
+    close: () => transports.close(),
+  };
 }

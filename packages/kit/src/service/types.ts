@@ -1,7 +1,11 @@
 import type { DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
+import type { Broadcast } from "../broadcast/types.ts";
 import type { CloudEvent, Subscription } from "../bus/types.ts";
 import type { Database, Migration, Queryable } from "../db/types.ts";
+import type { Invoke } from "../runtime/invoker.ts";
 import type { CallContext } from "../transport/types.ts";
 
 /** The handler for each unary method of a contract, keyed by the method's local name. */
@@ -35,7 +39,26 @@ export interface ServiceContext {
    * after repeated failures. `name` makes the durable consumer `<service>.<name>`.
    */
   subscribe(name: string, type: string, handler: (event: CloudEvent, tx: Queryable) => Promise<void>): Promise<Subscription>;
+  /**
+   * Non-durable fan-out between this service's replicas (core NATS when
+   * distributed, in-process when embedded), for realtime hints such as "user
+   * 42 has a new message". What must not be lost goes through `outbox`.
+   */
+  readonly broadcast: Broadcast;
+  /**
+   * Calls other services through the chassis (discovery, mTLS, retries), as
+   * this service; absent when the host has no invoker (unit tests). Used e.g.
+   * to fetch identity's key set for token checks outside contract calls.
+   */
+  readonly invoke?: Invoke;
 }
+
+/**
+ * Takes over an HTTP upgrade (a WebSocket) the runtime received for the
+ * service: the service process's own server when distributed, the gateway
+ * when embedded. It owns `socket` from then on.
+ */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** A started service: its handlers, and optional hooks. */
 export interface ServiceParts<S extends DescService> {
@@ -43,6 +66,8 @@ export interface ServiceParts<S extends DescService> {
   /** Sample data for `flotilla dev`; must be idempotent (it runs at every start). */
   seed?: () => Promise<void>;
   stop?: () => Promise<void>;
+  /** A WebSocket endpoint (e.g. messaging's realtime hub); see UpgradeHandler. */
+  upgrade?: UpgradeHandler;
 }
 
 export interface ServiceDefinition<S extends DescService = DescService> {

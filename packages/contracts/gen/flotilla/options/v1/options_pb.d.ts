@@ -5,7 +5,7 @@
 // @generated from file flotilla/options/v1/options.proto (package flotilla.options.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { MessageOptions, MethodOptions } from "@bufbuild/protobuf/wkt";
 
@@ -29,7 +29,7 @@ export declare type Access = Message<"flotilla.options.v1.Access"> & {
   public: boolean;
 
   /**
-   * Every listed permission is required, e.g. "catalog.events.write".
+   * Every listed permission is required, e.g. "catalog:write".
    *
    * @generated from field: repeated string permissions = 2;
    */
@@ -83,6 +83,121 @@ export declare type Cache = Message<"flotilla.options.v1.Cache"> & {
 export declare const CacheSchema: GenMessage<Cache>;
 
 /**
+ * How the gateway speaks HTTP for a method that is not plain JSON in, JSON
+ * out: OAuth 2.0 endpoints (RFC 6749) take form bodies and answer their own
+ * error shape; a hosted page answers HTML or a redirect. On a method with this
+ * option, query and form parameters that name no field are ignored (RFC 6749
+ * section 3.1), and with `form_body` an `Authorization: Basic` header is client
+ * authentication (RFC 6749 section 2.3.1) passed on to the service.
+ *
+ * @generated from message flotilla.options.v1.Http
+ */
+export declare type Http = Message<"flotilla.options.v1.Http"> & {
+  /**
+   * Also accept `application/x-www-form-urlencoded` bodies: each parameter
+   * sets the field of that name (proto or JSON name); a repeated parameter is
+   * refused, as RFC 6749 section 3.1 requires.
+   *
+   * @generated from field: bool form_body = 1;
+   */
+  formBody: boolean;
+
+  /**
+   * The shape of error responses (default: RFC 9457 problem+json).
+   *
+   * @generated from field: flotilla.options.v1.ErrorStyle error_style = 2;
+   */
+  errorStyle: ErrorStyle;
+
+  /**
+   * Answer with `Cache-Control: no-store` (token responses, RFC 6749 5.1).
+   *
+   * @generated from field: bool no_store = 3;
+   */
+  noStore: boolean;
+};
+
+/**
+ * Describes the message flotilla.options.v1.Http.
+ * Use `create(HttpSchema)` to create a new message.
+ */
+export declare const HttpSchema: GenMessage<Http>;
+
+/**
+ * A response the gateway writes as it is rather than as JSON: an HTML page, a
+ * redirect. A method answers with it by returning a message that has a field
+ * of this type; when that field is set, it is the whole HTTP response.
+ *
+ * @generated from message flotilla.options.v1.HttpResponse
+ */
+export declare type HttpResponse = Message<"flotilla.options.v1.HttpResponse"> & {
+  /**
+   * The HTTP status; 0 means 200, or 302 when `location` is set.
+   *
+   * @generated from field: uint32 status = 1;
+   */
+  status: number;
+
+  /**
+   * @generated from field: string content_type = 2;
+   */
+  contentType: string;
+
+  /**
+   * @generated from field: bytes body = 3;
+   */
+  body: Uint8Array;
+
+  /**
+   * Redirect target (`Location` header).
+   *
+   * @generated from field: string location = 4;
+   */
+  location: string;
+
+  /**
+   * Extra headers, e.g. `cache-control` or `content-security-policy`.
+   *
+   * @generated from field: map<string, string> headers = 5;
+   */
+  headers: { [key: string]: string };
+};
+
+/**
+ * Describes the message flotilla.options.v1.HttpResponse.
+ * Use `create(HttpResponseSchema)` to create a new message.
+ */
+export declare const HttpResponseSchema: GenMessage<HttpResponse>;
+
+/**
+ * How the gateway writes errors of a method.
+ *
+ * @generated from enum flotilla.options.v1.ErrorStyle
+ */
+export enum ErrorStyle {
+  /**
+   * RFC 9457 problem+json, as every other route.
+   *
+   * @generated from enum value: ERROR_STYLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * RFC 6749 section 5.2: {"error": "...", "error_description": "..."}; the
+   * error is the RFC code that ends the Flotilla code (`..._INVALID_GRANT` →
+   * `invalid_grant`), else one derived from the RPC code.
+   *
+   * @generated from enum value: ERROR_STYLE_OAUTH = 1;
+   */
+  OAUTH = 1,
+}
+
+/**
+ * Describes the enum flotilla.options.v1.ErrorStyle.
+ */
+export declare const ErrorStyleSchema: GenEnum<ErrorStyle>;
+
+/**
  * @generated from extension: flotilla.options.v1.Access access = 51001;
  */
 export declare const access: GenExtension<MethodOptions, Access>;
@@ -91,6 +206,11 @@ export declare const access: GenExtension<MethodOptions, Access>;
  * @generated from extension: flotilla.options.v1.Cache cache = 51002;
  */
 export declare const cache: GenExtension<MethodOptions, Cache>;
+
+/**
+ * @generated from extension: flotilla.options.v1.Http http = 51004;
+ */
+export declare const http: GenExtension<MethodOptions, Http>;
 
 /**
  * The CloudEvents `type` of an event message, explicit and versioned:

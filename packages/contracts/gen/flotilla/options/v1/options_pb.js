@@ -5,14 +5,14 @@
 // @generated from file flotilla/options/v1/options.proto (package flotilla.options.v1, syntax proto3)
 /* eslint-disable */
 
-import { extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, extDesc, fileDesc, messageDesc, tsEnum } from "@bufbuild/protobuf/codegenv2";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file flotilla/options/v1/options.proto.
  */
 export const file_flotilla_options_v1_options = /*@__PURE__*/
-  fileDesc("CiFmbG90aWxsYS9vcHRpb25zL3YxL29wdGlvbnMucHJvdG8SE2Zsb3RpbGxhLm9wdGlvbnMudjEiUAoGQWNjZXNzEg4KBnB1YmxpYxgBIAEoCBITCgtwZXJtaXNzaW9ucxgCIAMoCRIQCghpbnRlcm5hbBgDIAEoCBIPCgdjYWxsZXJzGAQgAygJIi4KBUNhY2hlEhMKC3R0bF9zZWNvbmRzGAEgASgNEhAKCHBlcl91c2VyGAIgASgIOlUKBmFjY2VzcxIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLmOAyABKAsyGy5mbG90aWxsYS5vcHRpb25zLnYxLkFjY2Vzc1IGYWNjZXNzOlIKBWNhY2hlEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuo4DIAEoCzIaLmZsb3RpbGxhLm9wdGlvbnMudjEuQ2FjaGVSBWNhY2hlOkAKCmV2ZW50X3R5cGUSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMYu44DIAEoCVIJZXZlbnRUeXBlYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("CiFmbG90aWxsYS9vcHRpb25zL3YxL29wdGlvbnMucHJvdG8SE2Zsb3RpbGxhLm9wdGlvbnMudjEiUAoGQWNjZXNzEg4KBnB1YmxpYxgBIAEoCBITCgtwZXJtaXNzaW9ucxgCIAMoCRIQCghpbnRlcm5hbBgDIAEoCBIPCgdjYWxsZXJzGAQgAygJIi4KBUNhY2hlEhMKC3R0bF9zZWNvbmRzGAEgASgNEhAKCHBlcl91c2VyGAIgASgIImEKBEh0dHASEQoJZm9ybV9ib2R5GAEgASgIEjQKC2Vycm9yX3N0eWxlGAIgASgOMh8uZmxvdGlsbGEub3B0aW9ucy52MS5FcnJvclN0eWxlEhAKCG5vX3N0b3JlGAMgASgIIsUBCgxIdHRwUmVzcG9uc2USDgoGc3RhdHVzGAEgASgNEhQKDGNvbnRlbnRfdHlwZRgCIAEoCRIMCgRib2R5GAMgASgMEhAKCGxvY2F0aW9uGAQgASgJEj8KB2hlYWRlcnMYBSADKAsyLi5mbG90aWxsYS5vcHRpb25zLnYxLkh0dHBSZXNwb25zZS5IZWFkZXJzRW50cnkaLgoMSGVhZGVyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEqQAoKRXJyb3JTdHlsZRIbChdFUlJPUl9TVFlMRV9VTlNQRUNJRklFRBAAEhUKEUVSUk9SX1NUWUxFX09BVVRIEAE6VQoGYWNjZXNzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYuY4DIAEoCzIbLmZsb3RpbGxhLm9wdGlvbnMudjEuQWNjZXNzUgZhY2Nlc3M6UgoFY2FjaGUSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi6jgMgASgLMhouZmxvdGlsbGEub3B0aW9ucy52MS5DYWNoZVIFY2FjaGU6TwoEaHR0cBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGLyOAyABKAsyGS5mbG90aWxsYS5vcHRpb25zLnYxLkh0dHBSBGh0dHA6QAoKZXZlbnRfdHlwZRIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxi7jgMgASgJUglldmVudFR5cGViBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Describes the message flotilla.options.v1.Access.
@@ -29,6 +29,34 @@ export const CacheSchema = /*@__PURE__*/
   messageDesc(file_flotilla_options_v1_options, 1);
 
 /**
+ * Describes the message flotilla.options.v1.Http.
+ * Use `create(HttpSchema)` to create a new message.
+ */
+export const HttpSchema = /*@__PURE__*/
+  messageDesc(file_flotilla_options_v1_options, 2);
+
+/**
+ * Describes the message flotilla.options.v1.HttpResponse.
+ * Use `create(HttpResponseSchema)` to create a new message.
+ */
+export const HttpResponseSchema = /*@__PURE__*/
+  messageDesc(file_flotilla_options_v1_options, 3);
+
+/**
+ * Describes the enum flotilla.options.v1.ErrorStyle.
+ */
+export const ErrorStyleSchema = /*@__PURE__*/
+  enumDesc(file_flotilla_options_v1_options, 0);
+
+/**
+ * How the gateway writes errors of a method.
+ *
+ * @generated from enum flotilla.options.v1.ErrorStyle
+ */
+export const ErrorStyle = /*@__PURE__*/
+  tsEnum(ErrorStyleSchema);
+
+/**
  * @generated from extension: flotilla.options.v1.Access access = 51001;
  */
 export const access = /*@__PURE__*/
@@ -41,6 +69,12 @@ export const cache = /*@__PURE__*/
   extDesc(file_flotilla_options_v1_options, 1);
 
 /**
+ * @generated from extension: flotilla.options.v1.Http http = 51004;
+ */
+export const http = /*@__PURE__*/
+  extDesc(file_flotilla_options_v1_options, 2);
+
+/**
  * The CloudEvents `type` of an event message, explicit and versioned:
  * "catalog.event_published.v1". Publishers and consumers both take it from
  * here; it is never derived from a class name or retyped by hand.
@@ -48,5 +82,5 @@ export const cache = /*@__PURE__*/
  * @generated from extension: string event_type = 51003;
  */
 export const event_type = /*@__PURE__*/
-  extDesc(file_flotilla_options_v1_options, 2);
+  extDesc(file_flotilla_options_v1_options, 3);
 
