@@ -1,0 +1,125 @@
+// What messaging does, whoever asks (a contract call or a socket frame): every
+// function takes the verified caller and checks membership itself.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { messagingEventsV1, messagingV1 } from "@flotilla/contracts";
+import type { Database, Logger, ServiceContext } from "@flotilla/kit";
+import { createEvent } from "@flotilla/kit/internal";
+import { directKey, membersOf, previewOf } from "./domain.ts";
+import { messagingErrors } from "./errors.ts";
+import * as store from "./store.ts";
+
+/** Realtime delivery after a commit (the hub); best effort — clients catch up by seq. */
+export interface Fanout {
+  messageSent(message: messagingV1.Message, members: readonly string[]): void;
+  readReceipt(conversationId: string, userId: string, readSeq: bigint, members: readonly string[]): void;
+}
+
+export interface Deps {
+  db: Database;
+  outbox: ServiceContext["outbox"];
+  source: string;
+  log: Logger;
+  fanout: Fanout;
+  now?: () => Date;
+}
+
+/** Throws unless the conversation exists and `userId` is a member of it. */
+export async function checkMember(db: Database, conversationId: string, userId: string): Promise<void> {
+  if (await store.isMember(db, conversationId, userId)) return;
+  if (!(await store.conversationExists(db, conversationId))) throw messagingErrors.create("MESSAGING_ERR_CONVERSATION_NOT_FOUND", `no conversation with id ${conversationId}`);
+  throw messagingErrors.create("MESSAGING_ERR_NOT_A_MEMBER", `you are not a member of conversation ${conversationId}`);
+}
+
+export async function createConversation(deps: Deps, caller: string, req: messagingV1.CreateConversationRequest): Promise<messagingV1.Conversation> {
+  const members = membersOf(req.kind, caller, req.memberIds);
+  const direct = req.kind === messagingV1.ConversationKind.DIRECT;
+  const key = direct ? directKey(members[0]!, members[1]!) : null;
+  const conversationId = crypto.randomUUID();
+  const created = await deps.db.transaction((tx) =>
+    store.insertConversation(tx, { conversationId, kind: req.kind, title: direct ? "" : req.title.trim(), directKey: key, members }),
+  );
+  const id = created ? conversationId : await store.findDirect(deps.db, key!);
+  return (await store.readConversation(deps.db, id!))!;
+}
+
+/**
+ * Stores a message once per (sender, client_message_id): the conversation row
+ * is locked for the transaction, so sends to one conversation take seqs one
+ * after the other — no gap, no duplicate — and a retry finds the first copy.
+ */
+export async function sendMessage(deps: Deps, caller: string, req: messagingV1.SendMessageRequest, trace: { traceparent?: string } = {}): Promise<messagingV1.Message> {
+  const now = deps.now ?? (() => new Date());
+  const outcome = await deps.db.transaction(async (tx) => {
+    const head = await store.lockConversation(tx, req.conversationId);
+    if (!head) throw messagingErrors.create("MESSAGING_ERR_CONVERSATION_NOT_FOUND", `no conversation with id ${req.conversationId}`);
+    if (!(await store.isMember(tx, req.conversationId, caller))) {
+      throw messagingErrors.create("MESSAGING_ERR_NOT_A_MEMBER", `you are not a member of conversation ${req.conversationId}`);
+    }
+    const earlier = await store.findByClientId(tx, req.conversationId, caller, req.clientMessageId);
+    if (earlier) {
+      if (earlier.text !== req.text) {
+        throw messagingErrors.create("MESSAGING_ERR_CLIENT_ID_REUSED", `client_message_id ${req.clientMessageId} was already used for another text`);
+      }
+      return { message: earlier, members: [] as string[], fresh: false };
+    }
+    const sentAt = now();
+    const message = await store.insertMessage(tx, {
+      conversationId: req.conversationId,
+      seq: head.lastSeq + 1n,
+      messageId: crypto.randomUUID(),
+      senderId: caller,
+      clientMessageId: req.clientMessageId,
+      text: req.text,
+      sentAt,
+    });
+    const members = await store.memberIds(tx, req.conversationId);
+    const event = create(messagingEventsV1.MessageSentSchema, {
+      conversationId: message.conversationId,
+      messageId: message.messageId,
+      seq: message.seq,
+      senderId: caller,
+      recipientIds: members.filter((m) => m !== caller),
+      preview: previewOf(message.text),
+      sentAt: timestampFromDate(sentAt),
+    });
+    await deps.outbox.enqueue(tx, [createEvent(messagingEventsV1.MessageSentSchema, event, { source: deps.source, subject: message.conversationId, ...trace })]);
+    return { message, members, fresh: true };
+  });
+  if (outcome.fresh) deps.fanout.messageSent(outcome.message, outcome.members);
+  return outcome.message;
+}
+
+export async function listMessages(deps: Deps, caller: string, conversationId: string, afterSeq: bigint, limit: number) {
+  await checkMember(deps.db, conversationId, caller);
+  const rows = await store.messagesAfter(deps.db, conversationId, afterSeq, limit + 1);
+  return { messages: rows.slice(0, limit), hasMore: rows.length > limit };
+}
+
+/** Moves the caller's read position forward; a receipt for the message at `seq` leaves as messaging.message_seen.v1. */
+export async function markRead(deps: Deps, caller: string, conversationId: string, seq: bigint): Promise<bigint> {
+  const now = deps.now ?? (() => new Date());
+  const outcome = await deps.db.transaction(async (tx) => {
+    const head = await store.lockConversation(tx, conversationId);
+    if (!head) throw messagingErrors.create("MESSAGING_ERR_CONVERSATION_NOT_FOUND", `no conversation with id ${conversationId}`);
+    if (!(await store.isMember(tx, conversationId, caller))) throw messagingErrors.create("MESSAGING_ERR_NOT_A_MEMBER", `you are not a member of conversation ${conversationId}`);
+    if (seq > head.lastSeq) throw messagingErrors.create("MESSAGING_ERR_SEQ_AHEAD", `seq ${seq} is beyond the newest message (${head.lastSeq})`);
+    const before = await store.markRead(tx, conversationId, caller, 0n);
+    const after = await store.markRead(tx, conversationId, caller, seq);
+    if (after === before) return { readSeq: after, members: [] as string[] };
+    const message = await store.messageAt(tx, conversationId, after);
+    if (message && message.senderId !== caller) {
+      const seen = create(messagingEventsV1.MessageSeenSchema, {
+        conversationId,
+        messageId: message.messageId,
+        userId: caller,
+        via: messagingEventsV1.SeenVia.READ_RECEIPT,
+        seenAt: timestampFromDate(now()),
+      });
+      await deps.outbox.enqueue(tx, [createEvent(messagingEventsV1.MessageSeenSchema, seen, { source: deps.source, subject: conversationId })]);
+    }
+    return { readSeq: after, members: await store.memberIds(tx, conversationId) };
+  });
+  if (outcome.members.length > 0) deps.fanout.readReceipt(conversationId, caller, outcome.readSeq, outcome.members);
+  return outcome.readSeq;
+}

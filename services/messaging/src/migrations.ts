@@ -1,0 +1,40 @@
+import type { Migration } from "@flotilla/kit";
+
+export const migrations: readonly Migration[] = [
+  {
+    id: "0001_conversations_and_messages",
+    sql: `
+      CREATE TABLE conversations (
+        conversation_id text PRIMARY KEY,
+        kind smallint NOT NULL,
+        title text NOT NULL DEFAULT '',
+        -- The sorted pair of a direct conversation: one per pair of people.
+        direct_key text UNIQUE,
+        -- Seq of the newest message; bumped under the row lock of each send,
+        -- so seqs have no gap and no duplicate.
+        last_seq bigint NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_activity_at timestamptz NOT NULL DEFAULT now(),
+        last_message_at timestamptz
+      );
+      CREATE TABLE members (
+        conversation_id text NOT NULL REFERENCES conversations (conversation_id),
+        user_id text NOT NULL,
+        read_seq bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (conversation_id, user_id)
+      );
+      CREATE INDEX members_by_user ON members (user_id);
+      CREATE TABLE messages (
+        conversation_id text NOT NULL REFERENCES conversations (conversation_id),
+        seq bigint NOT NULL,
+        message_id text NOT NULL UNIQUE,
+        sender_id text NOT NULL,
+        client_message_id text NOT NULL,
+        text text NOT NULL,
+        sent_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (conversation_id, seq),
+        UNIQUE (conversation_id, sender_id, client_message_id)
+      );
+    `,
+  },
+];

@@ -1,0 +1,53 @@
+import { messagingV1 } from "@flotilla/contracts";
+import { defineService, type ServiceDefinition } from "@flotilla/kit";
+import { type Authenticate, tokenAuthenticator } from "./auth.ts";
+import { jwksOf, loadMessagingConfig, type MessagingConfig } from "./config.ts";
+import { type Deps, markRead } from "./conversations.ts";
+import { messagingHandlers } from "./handlers.ts";
+import { migrations } from "./migrations.ts";
+import { RealtimeHub } from "./realtime/hub.ts";
+import { SeenBatcher } from "./realtime/seen-batcher.ts";
+import { realtimeUpgrade } from "./realtime/upgrade.ts";
+
+export interface MessagingOptions {
+  /** Settings; absent: read from the environment when the service starts. */
+  config?: MessagingConfig;
+  /** How tokens are verified; absent: the chassis verifier on the configured key set. */
+  authenticate?: Authenticate;
+}
+
+/** The messaging service, with settings and token checks injectable (tests). */
+export function createMessagingService(options: MessagingOptions = {}): ServiceDefinition<typeof messagingV1.MessagingService> {
+  return defineService({
+    name: "messaging",
+    version: process.env.FLOTILLA_VERSION ?? "0.1.0",
+    contract: messagingV1.MessagingService,
+    migrations,
+    create(ctx) {
+      const config = options.config ?? loadMessagingConfig();
+      const authenticate = options.authenticate ?? tokenAuthenticator({ issuer: config.publicUrl, audience: "flotilla", jwks: jwksOf(config, ctx.invoke) });
+      const seen = new SeenBatcher({ db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log });
+      const deps: Deps = { db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log, fanout: undefined as never };
+      const hub = new RealtimeHub({
+        broadcast: ctx.broadcast,
+        db: ctx.db,
+        log: ctx.log,
+        seen,
+        pingIntervalMs: config.pingIntervalMs,
+        limits: { maxBufferedBytes: config.maxBufferedBytes, framesPerSecond: config.framesPerSecond, frameBurst: config.frameBurst },
+        markRead: (user, conversationId, seq) => markRead(deps, user, conversationId, seq),
+      });
+      deps.fanout = hub;
+      return {
+        handlers: messagingHandlers(deps, authenticate),
+        upgrade: realtimeUpgrade({ hub, authenticate, log: ctx.log, maxFrameBytes: config.maxFrameBytes }),
+        async stop() {
+          await hub.stop();
+          await seen.stop();
+        },
+      };
+    },
+  });
+}
+
+export const messagingService = createMessagingService();

@@ -1,0 +1,269 @@
+// Realtime over WebSocket on two replicas of the service (one database, one
+// broadcast hub between them): live delivery across replicas, resume without
+// gap or duplicate, heartbeats, backpressure, rate limits, bad frames.
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect } from "node:net";
+import { after, before, test } from "node:test";
+import { messagingEventsV1, messagingV1 } from "@flotilla/contracts";
+import { topicToken } from "@flotilla/kit";
+import { decodeEvent, MemoryBroadcast, MemoryBroadcastHub, MemoryBus, PgliteProvider } from "@flotilla/kit/internal";
+import { createIssuer, eventually, type Hosted, hostMessaging, type Issuer } from "./support.ts";
+import { type Frame, TestClient } from "./ws-client.ts";
+
+let issuer: Issuer;
+const provider = new PgliteProvider();
+const bus = new MemoryBus();
+const hub = new MemoryBroadcastHub();
+const replicas: Array<{ svc: Hosted; server: Server; url: string }> = [];
+const tokens: Record<string, string> = {};
+
+before(async () => {
+  issuer = await createIssuer();
+  const config = { FLOTILLA_REALTIME_PING_MS: "150", FLOTILLA_REALTIME_MAX_BUFFERED_BYTES: "65536", FLOTILLA_REALTIME_FRAME_BURST: "40", FLOTILLA_REALTIME_FRAMES_PER_SEC: "5" };
+  for (let i = 0; i < 2; i++) {
+    const svc = await hostMessaging({ issuer, provider, bus, broadcast: new MemoryBroadcast({ hub }), config });
+    const server = createServer((_req, res) => res.writeHead(404).end());
+    server.on("upgrade", (req, socket, head) => svc.hosted.upgrade!(req, socket, head));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    replicas.push({ svc, server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/realtime` });
+  }
+  for (const u of ["alice", "bob", "carol", "dan", "eve", "fay", "gus", "hal"]) tokens[u] = await issuer.token(u);
+});
+
+after(async () => {
+  for (const r of replicas) {
+    r.server.closeAllConnections();
+    r.server.close();
+    await r.svc.stop();
+  }
+  await bus.close();
+  await provider.close();
+});
+
+const A = () => replicas[0]!;
+const B = () => replicas[1]!;
+
+async function direct(a: string, b: string): Promise<string> {
+  const out = (await A().svc.call("createConversation", { kind: messagingV1.ConversationKind.DIRECT, memberIds: [b] }, tokens[a])) as messagingV1.CreateConversationResponse;
+  return out.conversation!.conversationId;
+}
+
+async function send(replica: Hosted, from: string, conversationId: string, text: string) {
+  return ((await replica.call("sendMessage", { conversationId, clientMessageId: crypto.randomUUID(), text }, tokens[from])) as messagingV1.SendMessageResponse).message!;
+}
+
+const isMessage = (seq: number) => (f: Frame) => f.type === "message" && (f.message as { seq: number }).seq === seq;
+
+test("a message sent on replica A reaches its recipient's socket on replica B", async () => {
+  const conv = await direct("alice", "bob");
+  const bob = new TestClient(B().url, { token: tokens.bob });
+  const alice = new TestClient(A().url, { token: tokens.alice });
+  await Promise.all([bob.hello(), alice.hello()]);
+  await send(A().svc, "alice", conv, "hello bob");
+  const got = await bob.waitFor(isMessage(1), "message 1 on bob");
+  assert.equal((got.message as { text: string }).text, "hello bob");
+  assert.equal((got.message as { sender_id: string }).sender_id, "alice");
+  await alice.waitFor(isMessage(1), "alice's own message on her socket");
+  await Promise.all([bob.close(), alice.close()]);
+});
+
+test("resume sends exactly what was missed, then live messages, with no gap and no duplicate under concurrent sends", async () => {
+  const conv = await direct("carol", "dan");
+  for (let i = 1; i <= 5; i++) await send(A().svc, "carol", conv, `before ${i}`);
+  const dan = new TestClient(B().url, { token: tokens.dan });
+  await dan.opened;
+  // Sends race the resume: some commit before the catch-up read, some after.
+  const racing = (async () => {
+    for (let i = 6; i <= 25; i++) await send(i % 2 ? A().svc : B().svc, "carol", conv, `during ${i}`);
+  })();
+  dan.send({ type: "hello", resume: { [conv]: 2 } });
+  await racing;
+  await dan.waitFor(isMessage(25), "message 25");
+  assert.deepEqual(dan.seqs(conv), Array.from({ length: 23 }, (_, i) => i + 3));
+  const ready = dan.frames.find((f) => f.type === "ready")!;
+  assert.ok((ready.resumed as Record<string, number>)[conv]! >= 5);
+  await dan.close();
+});
+
+test("a lost fan-out hint is filled from the database on the next message (no gap)", async () => {
+  const conv = await direct("eve", "fay");
+  const fay = new TestClient(B().url, { token: tokens.fay });
+  await fay.hello({ [conv]: 0 });
+  await send(A().svc, "eve", conv, "one");
+  await fay.waitFor(isMessage(1), "message 1");
+  // Seq 2 is stored but its hint never goes out (as when NATS drops it).
+  const topic = `user.${topicToken("fay")}`;
+  const handlers = hub.topics.get(topic)!;
+  const saved = [...handlers];
+  handlers.clear();
+  await send(A().svc, "eve", conv, "two");
+  for (const h of saved) handlers.add(h);
+  await send(A().svc, "eve", conv, "three");
+  await fay.waitFor(isMessage(3), "message 3");
+  assert.deepEqual(fay.seqs(conv), [1, 2, 3]);
+  await fay.close();
+});
+
+test("a resume position beyond the newest message is taken as the newest: later messages still arrive", async () => {
+  const conv = await direct("gus", "carol");
+  await send(A().svc, "carol", conv, "one");
+  const gus = new TestClient(B().url, { token: tokens.gus });
+  const ready = await gus.hello({ [conv]: 99 });
+  assert.equal((ready.resumed as Record<string, number>)[conv], 1);
+  await send(A().svc, "carol", conv, "two");
+  await gus.waitFor(isMessage(2), "message 2");
+  assert.deepEqual(gus.seqs(conv), [2]);
+  await gus.close();
+});
+
+test("an acknowledged message from someone else leaves messaging.message_seen.v1 (via socket)", async () => {
+  const conv = await direct("alice", "carol");
+  const carol = new TestClient(A().url, { token: tokens.carol });
+  await carol.hello({ [conv]: 0 });
+  const m = await send(B().svc, "alice", conv, "seen?");
+  await carol.waitFor(isMessage(1), "message 1");
+  carol.send({ type: "ack", conversation_id: conv, seq: 1 });
+  const seen = await eventually(
+    () => A().svc.events.concat(B().svc.events).filter((e) => e.type === "messaging.message_seen.v1" && e.subject === conv),
+    (l) => l.length > 0,
+    "message_seen",
+  );
+  const data = decodeEvent(messagingEventsV1.MessageSeenSchema, seen[0]!);
+  assert.equal(data.messageId, m.messageId);
+  assert.equal(data.userId, "carol");
+  assert.equal(data.via, messagingEventsV1.SeenVia.SOCKET);
+  await carol.close();
+});
+
+test("typing and read receipts on the socket reach the other member", async () => {
+  const conv = await direct("bob", "dan");
+  const bob = new TestClient(A().url, { token: tokens.bob });
+  const dan = new TestClient(B().url, { token: tokens.dan });
+  await Promise.all([bob.hello(), dan.hello()]);
+  await send(A().svc, "bob", conv, "are you there?");
+  await dan.waitFor(isMessage(1), "message");
+  dan.send({ type: "typing", conversation_id: conv });
+  await bob.waitFor((f) => f.type === "typing" && f.user_id === "dan", "typing from dan");
+  dan.send({ type: "receipt", conversation_id: conv, seq: 1 });
+  await bob.waitFor((f) => f.type === "receipt" && f.user_id === "dan" && f.read_seq === 1, "receipt from dan");
+  dan.send({ type: "typing", conversation_id: "not-mine" });
+  await dan.waitFor((f) => f.type === "error" && f.code === "MESSAGING_ERR_CONVERSATION_NOT_FOUND", "error for an unknown conversation");
+  await Promise.all([bob.close(), dan.close()]);
+});
+
+test("presence: a contact's first socket is announced online, its last one offline", async () => {
+  await direct("gus", "hal");
+  const gus = new TestClient(A().url, { token: tokens.gus });
+  await gus.hello();
+  const hal = new TestClient(B().url, { token: tokens.hal });
+  await hal.hello();
+  await gus.waitFor((f) => f.type === "presence" && f.user_id === "hal" && f.online === true, "hal online");
+  await hal.close();
+  await gus.waitFor((f) => f.type === "presence" && f.user_id === "hal" && f.online === false, "hal offline");
+  await gus.close();
+});
+
+test("the handshake needs a valid token: header, subprotocol or query", async () => {
+  await assert.rejects(new TestClient(A().url).opened, (e) => (e as { status?: number }).status === 401);
+  const other = await createIssuer();
+  await assert.rejects(new TestClient(A().url, { token: await other.token("alice") }).opened, (e) => (e as { status?: number }).status === 401);
+  const viaProtocol = new TestClient(A().url, { protocols: ["bearer", tokens.alice!] });
+  await viaProtocol.opened;
+  assert.equal(viaProtocol.ws.protocol, "bearer");
+  await viaProtocol.close();
+  const viaQuery = new TestClient(`${A().url}?access_token=${tokens.alice}`);
+  await viaQuery.hello();
+  await viaQuery.close();
+});
+
+test("bad frames: not JSON → 1007, binary → 1003, too big → 1009, no hello first → 4002, unknown type → error frame", async () => {
+  const cases: Array<[(c: TestClient) => void, number]> = [
+    [(c) => c.ws.send("{not json"), 1007],
+    [(c) => c.ws.send(Buffer.from([1, 2, 3])), 1003],
+    [(c) => c.ws.send(JSON.stringify({ type: "hello", pad: "x".repeat(20_000) })), 1009],
+    [(c) => c.send({ type: "typing", conversation_id: "abc" }), 4002],
+  ];
+  for (const [act, code] of cases) {
+    const c = new TestClient(A().url, { token: tokens.alice });
+    await c.opened;
+    act(c);
+    assert.equal((await c.done).code, code);
+  }
+  const c = new TestClient(A().url, { token: tokens.alice });
+  await c.hello();
+  c.send({ type: "shout" });
+  c.send({ type: "ack", conversation_id: "a b", seq: -1 });
+  await c.waitFor((f) => f.type === "error" && String(f.message).includes("unknown frame type"), "unknown type error");
+  await c.waitFor((f) => f.type === "error" && String(f.message).includes("conversation_id"), "bad field error");
+  c.send({ type: "ping", id: "p1" });
+  await c.waitFor((f) => f.type === "pong" && f.id === "p1", "pong");
+  await c.close();
+});
+
+test("a flood of frames closes the connection with 4029", async () => {
+  const c = new TestClient(A().url, { token: tokens.alice });
+  await c.hello();
+  for (let i = 0; i < 200; i++) c.send({ type: "ping", id: String(i) });
+  assert.equal((await c.done).code, 4029);
+});
+
+test("a peer that stops answering pings is cut off", async () => {
+  const port = new URL(A().url).port;
+  const socket = connect(Number(port), "127.0.0.1");
+  socket.write(
+    `GET /v1/realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${tokens.bob}\r\n\r\n`,
+  );
+  let head = "";
+  socket.on("data", (d) => {
+    head += d.toString("latin1");
+  });
+  // Never answers a ping: the server terminates the TCP connection itself.
+  await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  assert.match(head, /^HTTP\/1.1 101/);
+  assert.ok(head.includes("\x89"), "the server pinged before cutting off");
+});
+
+test("a client that does not read is closed as a slow consumer (4008), not buffered for ever", async () => {
+  // A replica of its own whose heartbeat cannot be what closes the socket.
+  const svc = await hostMessaging({ issuer, provider, bus, broadcast: new MemoryBroadcast({ hub }), config: { FLOTILLA_REALTIME_PING_MS: "600000", FLOTILLA_REALTIME_MAX_BUFFERED_BYTES: "65536" } });
+  const server = createServer();
+  let serverSide: import("node:stream").Duplex | undefined;
+  server.on("upgrade", (req, s, head) => {
+    serverSide = s;
+    svc.hosted.upgrade!(req, s, head);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const socket = connect((server.address() as AddressInfo).port, "127.0.0.1");
+  socket.write(
+    `GET /v1/realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${tokens.eve}\r\n\r\n`,
+  );
+  let seen = "";
+  const onData = (d: Buffer) => {
+    seen += d.toString("latin1");
+  };
+  socket.on("data", onData);
+  await eventually(() => seen, (s) => s.startsWith("HTTP/1.1 101"), "the handshake");
+  // hello, masked as a client must; wait for ready, then stop reading.
+  const payload = Buffer.from(JSON.stringify({ type: "hello" }));
+  const mask = Buffer.from([1, 2, 3, 4]);
+  socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]));
+  await eventually(() => seen, (s) => s.includes('"ready"'), "ready");
+  socket.off("data", onData);
+  socket.pause();
+  const publisher = new MemoryBroadcast({ hub });
+  const big = new TextEncoder().encode(JSON.stringify({ type: "presence", user_id: "x".repeat(64 * 1024), online: true }));
+  let sent = 0;
+  const until = Date.now() + 30_000;
+  while (!serverSide!.destroyed && Date.now() < until) {
+    await publisher.publish(`user.${topicToken("eve")}`, big);
+    sent++;
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(serverSide!.destroyed, `the server still holds the socket after ${sent} large frames`);
+  socket.destroy();
+  await publisher.close();
+  server.close();
+  await svc.stop();
+});
