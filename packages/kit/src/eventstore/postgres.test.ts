@@ -34,14 +34,16 @@ test("postgres: a writer that passed the version check still loses to the unique
     await holding;
     // The check sees an empty stream (the row is uncommitted); the insert then waits on the index.
     const appending = store.append("s", "no_stream", [{ type: "t.v1", data: bytes("mine") }]);
-    await sleep(200);
-    release();
-    await intruder;
-    await assert.rejects(appending, (error: unknown) => {
+    // Watched before the intruder commits: the append rejects as soon as it does.
+    const refused = assert.rejects(appending, (error: unknown) => {
       assert.ok(isKitError("KIT_ERR_WRONG_EXPECTED_VERSION")(error));
       assert.equal((error as { cause?: { code?: string } }).cause?.code, "23505");
       return true;
     });
+    await sleep(200);
+    release();
+    await intruder;
+    await refused;
     assert.deepEqual(
       (await store.readStream("s")).map((e) => e.id),
       ["intruder"],
