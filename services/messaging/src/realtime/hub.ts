@@ -6,7 +6,7 @@ import { type Broadcast, type BroadcastSubscription, type Database, type Logger,
 import type { WebSocket } from "ws";
 import { checkMember, type Fanout } from "../conversations.ts";
 import * as store from "../store.ts";
-import { Connection, type ConnectionLimits } from "./connection.ts";
+import { Connection, type ConnectionDeps, type ConnectionLimits } from "./connection.ts";
 import { CloseCode, type Event, wireMessage } from "./frames.ts";
 import type { SeenBatcher } from "./seen-batcher.ts";
 
@@ -35,10 +35,20 @@ export class RealtimeHub implements Fanout {
   readonly #o: HubOptions;
   readonly #users = new Map<string, UserEntry>();
   readonly #heartbeat: NodeJS.Timeout;
+  /** What every connection shares: built once, not a set of closures per socket. */
+  readonly #shared: Omit<ConnectionDeps, "userId" | "ws" | "closed">;
   #stopped = false;
 
   constructor(options: HubOptions) {
     this.#o = options;
+    this.#shared = {
+      db: options.db,
+      log: options.log,
+      limits: options.limits,
+      markRead: async (user, conversationId, seq) => void (await options.markRead(user, conversationId, BigInt(seq))),
+      typing: (user, conversationId) => this.typing(user, conversationId),
+      seen: (conversationId, messageId, user) => options.seen.add(conversationId, messageId, user),
+    };
     this.#heartbeat = setInterval(() => {
       for (const entry of this.#users.values()) for (const c of entry.connections) c.heartbeat();
     }, options.pingIntervalMs);
@@ -81,14 +91,9 @@ export class RealtimeHub implements Fanout {
     const entry = this.#users.get(userId)!;
     const first = entry.connections.size === 0;
     const connection = new Connection({
+      ...this.#shared,
       userId,
       ws,
-      db: this.#o.db,
-      log: this.#o.log,
-      limits: this.#o.limits,
-      markRead: async (user, conversationId, seq) => void (await this.#o.markRead(user, conversationId, BigInt(seq))),
-      typing: (user, conversationId) => this.typing(user, conversationId),
-      seen: (conversationId, messageId, user) => this.#o.seen.add(conversationId, messageId, user),
       closed: (c) => {
         entry.connections.delete(c);
         if (entry.connections.size === 0) void this.#presence(userId, false);
@@ -133,13 +138,15 @@ export class RealtimeHub implements Fanout {
 
   #onPayload(connections: Set<Connection>, payload: Uint8Array): void {
     let event: Event;
+    const text = decoder.decode(payload);
     try {
-      event = JSON.parse(decoder.decode(payload)) as Event;
+      event = JSON.parse(text) as Event;
     } catch (error) {
       this.#o.log.warn({ err: error }, "unreadable broadcast payload ignored");
       return;
     }
-    for (const c of connections) c.push(event);
+    // The payload is the event's JSON (#publish), which is also its client frame: forwarded as is.
+    for (const c of connections) c.push(event, text);
   }
 
   #publish(users: readonly string[], event: Event): void {

@@ -31,6 +31,13 @@ function refuse(socket: Duplex, status: number, reason: string, code: string): v
   );
 }
 
+// Module-level on purpose: a listener created inside the upgrade handler would
+// share its closure scope and keep the request (headers, token) and `head` alive
+// for as long as the socket lives — about 2 KB per connection.
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 export function realtimeUpgrade(options: { hub: RealtimeHub; authenticate: Authenticate; log: Logger; maxFrameBytes: number }): UpgradeHandler {
   const wss = new WebSocketServer({
     noServer: true,
@@ -40,7 +47,7 @@ export function realtimeUpgrade(options: { hub: RealtimeHub; authenticate: Authe
     handleProtocols: (protocols) => (protocols.has("bearer") ? "bearer" : false),
   });
   return (request, socket, head) => {
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroyOnError);
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
     if (path !== REALTIME_PATH) return refuse(socket, 404, "Not Found", "KIT_ERR_UNIMPLEMENTED");
     const token = handshakeToken(request);
