@@ -218,7 +218,7 @@ test("bad input through the gateway: clear problems and close codes; nothing los
   problem(await getJson(`${base}/v1/conversations/${conversationId}/messages`, { method: "POST", headers: auth(cy), body: "{not json" }), 400, "GW_ERR_MALFORMED_JSON");
   // U+0000, which PostgreSQL's text cannot hold: a 400 naming the field, not a 500.
   const nul = await post(`/v1/conversations/${conversationId}/messages`, cy, { clientMessageId: randomUUID(), text: "a\u0000b" });
-  problem(nul, 400, "MESSAGING_ERR_NUL_CHARACTER");
+  problem(nul, 400, "KIT_ERR_INVALID_ARGUMENT");
   assert.ok(JSON.stringify(nul.body).includes('"text"'), JSON.stringify(nul.body));
   // Catch-up parameters out of range or not numbers.
   for (const query of ["after_seq=abc", "after_seq=-1", "after_seq=18446744073709551616", "page_size=100000", "page_size=1.5"]) {

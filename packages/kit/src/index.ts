@@ -9,7 +9,7 @@ export * from "./errors/index.ts";
 export { createLogger, type Logger } from "./log/logger.ts";
 export type { Instance, Registration, Registry, RegistryEvent, Watch } from "./registry/types.ts";
 export { runServiceProcess } from "./runtime/service-process.ts";
-export { createFieldCipher, type EncryptedRow, envKeyProvider, type FieldCipher, type KeyProvider, localKeyProvider, reencryptRows } from "./security/crypto/index.ts";
+export { createFieldCipher, type EncryptedRow, envKeyProvider, type FieldCipher, type KeyProvider, localKeyProvider, reencryptRows, type ReencryptResult } from "./security/crypto/index.ts";
 export { createTokenVerifier, type JwksSource, type TokenVerifier, type TokenVerifierOptions, type VerifiedToken } from "./security/jwt/index.ts";
 export { defineService } from "./service/define-service.ts";
 export type { ServiceContext, ServiceDefinition, ServiceHandlers, ServiceParts, UpgradeHandler } from "./service/types.ts";

@@ -2,6 +2,9 @@
 // page, its POST signs in and redirects to the client with a one-time code.
 // Errors that cannot be trusted to redirect (unknown client, unregistered
 // redirect_uri) are shown on a page; the others go back to the client.
+// The POST is refused, on a page, when it comes from another site (login
+// CSRF: same-origin.ts) or its form token does not fit the request
+// (form-token.ts): only the page identity served, unaltered, signs in.
 import type { identityV1, optionsV1 } from "@flotilla/contracts";
 import type { CallContext } from "@flotilla/kit";
 import { FlotillaError } from "@flotilla/kit";
@@ -10,6 +13,7 @@ import { clientIpOf } from "./caller.ts";
 import type { IdentityDeps } from "./deps.ts";
 import { grantScopes, hashSecret, newSecret, redirectUriAllowed, withQuery } from "./domain.ts";
 import { isValidChallenge } from "./pkce.ts";
+import { checkSameOrigin } from "./same-origin.ts";
 import { insertCode } from "./sessions.ts";
 import { type CarriedParams, errorPage, redirect, signInPage } from "./sign-in-page.ts";
 import * as store from "./store.ts";
@@ -52,19 +56,32 @@ async function check(d: IdentityDeps, r: AuthorizeParams): Promise<{ client: sto
 
 export async function showSignIn(d: IdentityDeps, r: identityV1.AuthorizeRequest): Promise<optionsV1.HttpResponse> {
   const checked = await check(d, r);
-  return "response" in checked ? checked.response : signInPage(carried(r));
+  if ("response" in checked) return checked.response;
+  const params = carried(r);
+  return signInPage(params, d.forms.issue(params));
 }
 
 export async function submitSignIn(d: IdentityDeps, r: identityV1.SubmitAuthorizeRequest, ctx: CallContext): Promise<optionsV1.HttpResponse> {
+  // Before anything else, and never a redirect: the post may be an attacker's.
+  const origin = checkSameOrigin(ctx.metadata, new URL(d.config.publicUrl).origin);
+  if (!origin.ok) {
+    d.log.warn({ reason: origin.reason }, "a sign-in post from another site was refused");
+    return errorPage("This sign-in was not sent from the sign-in page. Go back to the app and start again.", 403);
+  }
   const checked = await check(d, r);
   if ("response" in checked) return checked.response;
+  const params = carried(r);
+  const form = d.forms.check(r.formToken, params);
+  // An expired form gets a fresh one (the same request a GET would show); a missing or altered one, nothing.
+  if (form === "expired") return signInPage(params, d.forms.issue(params), { error: "The sign-in form expired. Please sign in again.", email: r.email, status: 400 });
+  if (form !== "ok") return errorPage("This sign-in form does not belong to this request. Go back to the app and start again.");
   let accountId: string;
   try {
     accountId = await authenticate(d, r.email, r.password, clientIpOf(ctx));
   } catch (error) {
     if (!(error instanceof FlotillaError)) throw error;
     const tooMany = error.code === "IDENTITY_ERR_TOO_MANY_ATTEMPTS";
-    return signInPage(carried(r), { error: tooMany ? error.message : "The email or password is wrong.", email: r.email, status: tooMany ? 429 : 401 });
+    return signInPage(params, d.forms.issue(params), { error: tooMany ? error.message : "The email or password is wrong.", email: r.email, status: tooMany ? 429 : 401 });
   }
   const code = newSecret("ac");
   await insertCode(d.db, {

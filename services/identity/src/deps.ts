@@ -4,6 +4,7 @@ import type { CloudEvent } from "@flotilla/kit";
 import type { Logger } from "pino";
 import type { TokenIssuer } from "./access-tokens.ts";
 import type { IdentityConfig } from "./config.ts";
+import type { FormTokens } from "./form-token.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import type { KeyRing } from "./signing-keys.ts";
 
@@ -15,6 +16,8 @@ export interface IdentityDeps {
   readonly config: IdentityConfig;
   readonly keys: KeyRing;
   readonly tokens: TokenIssuer;
+  /** The sign-in form's tokens (form-token.ts). */
+  readonly forms: FormTokens;
   readonly now: () => Date;
   readonly log: Logger;
   /** The service's CloudEvents source, `/flotilla/identity`. */

@@ -116,7 +116,7 @@ export async function issueForUser(
         clientId: client.client_id,
         scope: scopes.join(" "),
         deviceName: extra.deviceName,
-        userAgent: extra.userAgent.slice(0, 300),
+        userAgent: extra.userAgent.slice(0, 256),
         now,
         expiresAt,
       });

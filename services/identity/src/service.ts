@@ -5,10 +5,12 @@ import { CLOCK_TOLERANCE_SEC, tokenIssuer } from "./access-tokens.ts";
 import { ensureAdmin } from "./accounts.ts";
 import { loadIdentityConfig } from "./config.ts";
 import type { IdentityDeps } from "./deps.ts";
+import { FORM_TOKEN_DOMAIN, formTokens } from "./form-token.ts";
 import { identityHandlers } from "./handlers.ts";
 import { migrations } from "./migrations.ts";
 import { loadCommonPasswords } from "./password-policy.ts";
 import { argon2Hasher, type PasswordHasher } from "./passwords.ts";
+import { reencryptIdentity } from "./reencrypt.ts";
 import { KeyRing } from "./signing-keys.ts";
 import { putRole } from "./store.ts";
 
@@ -32,7 +34,8 @@ export function createIdentityService(options: IdentityOptions = {}) {
     async create(ctx) {
       const env = options.env ?? process.env;
       const config = loadIdentityConfig(env);
-      const cipher = createFieldCipher({ keys: options.keys ?? envKeyProvider(env) });
+      const masterKeys = options.keys ?? envKeyProvider(env);
+      const cipher = createFieldCipher({ keys: masterKeys });
       const now = options.now ?? (() => new Date());
       const keys = new KeyRing({
         db: ctx.db,
@@ -50,6 +53,8 @@ export function createIdentityService(options: IdentityOptions = {}) {
         config,
         keys,
         tokens: tokenIssuer({ keys, issuer: config.publicUrl, ttlSec: config.accessTokenTtlSec, now }),
+        // HKDF from the master key, in a domain of its own: every replica derives the same key.
+        forms: formTokens({ key: masterKeys.indexKey(FORM_TOKEN_DOMAIN), now }),
         now,
         log: ctx.log,
         source: ctx.source,
@@ -62,7 +67,24 @@ export function createIdentityService(options: IdentityOptions = {}) {
         await ensureAdmin(deps, config.adminEmail, config.adminPassword);
         ctx.log.info("bootstrap admin ensured");
       }
-      return { handlers: identityHandlers(deps) };
+      // After a master-key rotation, rewrite what is still under an old key, in the background.
+      const reencryption = new AbortController();
+      const rewriting = reencryptIdentity(ctx.db, cipher, masterKeys.currentKeyId(), reencryption.signal).then(
+        (done) => {
+          const rewritten = done.accounts.rewritten + done.signingKeys.rewritten;
+          if (rewritten > 0) ctx.log.info({ accounts: done.accounts.rewritten, signingKeys: done.signingKeys.rewritten }, "re-encrypted under the current master key");
+        },
+        (error: unknown) => {
+          if (!reencryption.signal.aborted) ctx.log.warn({ err: error }, "re-encryption stopped; it resumes at the next start");
+        },
+      );
+      return {
+        handlers: identityHandlers(deps),
+        async stop() {
+          reencryption.abort();
+          await rewriting;
+        },
+      };
     },
   });
 }

@@ -2,22 +2,45 @@
 // no script, no external resource, framing forbidden (clickjacking).
 import { create } from "@bufbuild/protobuf";
 import { optionsV1 } from "@flotilla/contracts";
+import type { BoundParams } from "./form-token.ts";
 
 export const PAGE_HEADERS = {
   "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
+  // Not `no-referrer`: under it browsers send `Origin: null` with the form's
+  // POST, and the sign-in refuses posts it cannot place (login CSRF). Other
+  // sites (the redirect to the client included) still get no Referer.
+  "referrer-policy": "same-origin",
   "cache-control": "no-store",
 } as const;
+
+/**
+ * The sign-in page's CSP. Browsers apply `form-action` to every redirect the
+ * post leads to, so the 302 back to the client (its registered redirect_uri)
+ * must be allowed too, else the sign-in succeeds and the browser blocks the
+ * way back: its origin for http(s), its scheme for an app's private-use one.
+ */
+export function signInCsp(redirectUri: string): string {
+  let back = "";
+  try {
+    const url = new URL(redirectUri);
+    if (url.protocol === "http:" || url.protocol === "https:") back = ` ${url.origin}`;
+    else if (/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) back = ` ${url.protocol}`;
+  } catch {
+    // not a URL: only 'self' (check() has refused it before a page is shown)
+  }
+  return PAGE_HEADERS["content-security-policy"].replace("form-action 'self'", `form-action 'self'${back}`);
+}
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The authorization request's parameters carried through the form as hidden fields. */
-export type CarriedParams = Record<"response_type" | "client_id" | "redirect_uri" | "scope" | "state" | "code_challenge" | "code_challenge_method" | "nonce", string>;
+export type CarriedParams = BoundParams;
 
-export function signInPage(params: CarriedParams, options: { error?: string; email?: string; status?: number } = {}): optionsV1.HttpResponse {
-  const hidden = Object.entries(params)
-    .map(([k, v]) => `<input type="hidden" name="${k}" value="${escapeHtml(v)}">`)
+/** The page; `formToken` (form-token.ts) travels with the parameters it is bound to. */
+export function signInPage(params: CarriedParams, formToken: string, options: { error?: string; email?: string; status?: number } = {}): optionsV1.HttpResponse {
+  const hidden = [...Object.entries(params), ["form_token", formToken]]
+    .map(([k, v]) => `<input type="hidden" name="${k}" value="${escapeHtml(v ?? "")}">`)
     .join("\n      ");
   const html = `<!doctype html>
 <html lang="en">
@@ -46,14 +69,17 @@ export function signInPage(params: CarriedParams, options: { error?: string; ema
     status: options.status ?? 200,
     contentType: "text/html; charset=utf-8",
     body: new TextEncoder().encode(html),
-    headers: { ...PAGE_HEADERS },
+    headers: { ...PAGE_HEADERS, "content-security-policy": signInCsp(params.redirect_uri) },
   });
 }
 
-/** A page for errors that must not redirect (unknown client, unregistered redirect_uri: RFC 6749 4.1.2.1). */
-export function errorPage(message: string): optionsV1.HttpResponse {
+/**
+ * A page for errors that must not redirect: unknown client, unregistered
+ * redirect_uri (RFC 6749 4.1.2.1), a cross-site post or a bad form token.
+ */
+export function errorPage(message: string, status = 400): optionsV1.HttpResponse {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title></head><body><h1>Cannot sign in</h1><p>${escapeHtml(message)}</p></body></html>\n`;
-  return create(optionsV1.HttpResponseSchema, { status: 400, contentType: "text/html; charset=utf-8", body: new TextEncoder().encode(html), headers: { ...PAGE_HEADERS } });
+  return create(optionsV1.HttpResponseSchema, { status, contentType: "text/html; charset=utf-8", body: new TextEncoder().encode(html), headers: { ...PAGE_HEADERS } });
 }
 
 export function redirect(location: string): optionsV1.HttpResponse {

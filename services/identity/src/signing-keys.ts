@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Database, FieldCipher } from "@flotilla/kit";
 import { exportJWK, generateKeyPair, importJWK, type JWK, type CryptoKey as JoseKey } from "jose";
 
-const PRIVATE_CONTEXT = "identity.signing_keys.private_jwk";
+export const PRIVATE_CONTEXT = "identity.signing_keys.private_jwk";
 export const SIGNING_ALG = "ES256";
 
 export interface SigningKey {

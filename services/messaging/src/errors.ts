@@ -9,7 +9,6 @@ export const messagingErrors = defineErrors({
   MESSAGING_ERR_BAD_PAGE_TOKEN: { rpc: "invalid_argument", retryable: false, doc: "The page token is not one this service issued, or it was altered." },
   MESSAGING_ERR_SEQ_AHEAD: { rpc: "invalid_argument", retryable: false, doc: "A read receipt names a sequence number the conversation has not reached." },
   MESSAGING_ERR_CLIENT_ID_REUSED: { rpc: "already_exists", retryable: false, doc: "The client_message_id was already used for a different text in this conversation; a retry must send the same message." },
-  MESSAGING_ERR_NUL_CHARACTER: { rpc: "invalid_argument", retryable: false, doc: "A text field of the request contains the NUL character (U+0000), which cannot be stored; the field is named in the violations." },
   MESSAGING_ERR_BAD_FRAME: { rpc: "invalid_argument", retryable: false, doc: "A realtime frame is JSON but not a known frame, or a field is missing or malformed (sent as an error frame; the socket stays open)." },
   MESSAGING_ERR_REALTIME_UNAVAILABLE: { rpc: "unavailable", retryable: true, doc: "The replica could not subscribe the user's realtime feed (the broadcast backend is down); reconnect, possibly to another replica." },
 });

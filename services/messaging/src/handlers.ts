@@ -4,17 +4,9 @@ import type { ServiceHandlers } from "@flotilla/kit";
 import { type Authenticate, callerOf } from "./auth.ts";
 import * as ops from "./conversations.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./domain.ts";
-import { messagingErrors } from "./errors.ts";
-import { refusingNul } from "./storable.ts";
 import * as store from "./store.ts";
 
 export function messagingHandlers(deps: ops.Deps, authenticate: Authenticate): ServiceHandlers<typeof messagingV1.MessagingService> {
-  return refusingNul(handlers(deps, authenticate), (field) =>
-    messagingErrors.create("MESSAGING_ERR_NUL_CHARACTER", `${field} contains the NUL character (U+0000)`, { violations: [{ field, message: "must not contain U+0000" }] }),
-  );
-}
-
-function handlers(deps: ops.Deps, authenticate: Authenticate): ServiceHandlers<typeof messagingV1.MessagingService> {
   return {
     async createConversation(req, ctx) {
       const caller = await callerOf(ctx, authenticate);

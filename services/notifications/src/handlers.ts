@@ -7,7 +7,6 @@ import { callerId } from "./caller.ts";
 import { isTimeZone, newId } from "./domain.ts";
 import { notificationsErrors } from "./errors.ts";
 import type { ProviderName } from "./providers/types.ts";
-import { refusingNul } from "./storable.ts";
 import * as store from "./store.ts";
 
 const { NotificationState } = notificationsV1;
@@ -25,13 +24,7 @@ export interface HandlerDeps {
   webPushKey: () => string;
 }
 
-export function notificationsHandlers(deps: HandlerDeps): ServiceHandlers<typeof notificationsV1.NotificationsService> {
-  return refusingNul(handlers(deps), (field) =>
-    notificationsErrors.create("NOTIFICATIONS_ERR_NUL_CHARACTER", `${field} contains the NUL character (U+0000)`, { violations: [{ field, message: "must not contain U+0000" }] }),
-  );
-}
-
-function handlers({ db, webPushKey }: HandlerDeps): ServiceHandlers<typeof notificationsV1.NotificationsService> {
+export function notificationsHandlers({ db, webPushKey }: HandlerDeps): ServiceHandlers<typeof notificationsV1.NotificationsService> {
   return {
     async registerDevice(req, ctx) {
       const userId = callerId(ctx);

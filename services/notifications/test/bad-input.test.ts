@@ -21,7 +21,7 @@ after(async () => {
 });
 
 const nul = (field: string) => (e: unknown) =>
-  e instanceof FlotillaError && e.code === "NOTIFICATIONS_ERR_NUL_CHARACTER" && e.rpc === "invalid_argument" && e.violations.some((v) => v.field === field);
+  e instanceof FlotillaError && e.code === "KIT_ERR_INVALID_ARGUMENT" && e.rpc === "invalid_argument" && e.violations.some((v) => v.field === field);
 
 test("U+0000 in a request string is refused naming the field; the caller's data is unchanged", async () => {
   await h.call("updatePreferences", { preferences: { mutedConversationIds: ["c1"] } }, "u-nul");

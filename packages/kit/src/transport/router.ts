@@ -1,6 +1,7 @@
 import { create, type DescMessage, type DescMethodUnary, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { createValidator, type Validator, type Violation } from "@bufbuild/protovalidate";
+import { nulStringField } from "./nul-strings.ts";
 import { type FieldViolation, FlotillaError, kitErrors } from "../errors/index.ts";
 import type { ServiceHandlers } from "../service/types.ts";
 import { methodPath } from "./method-path.ts";
@@ -133,6 +134,12 @@ export class Router {
           throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `invalid ${input.name}: ${fields}`, { violations });
         }
         if (result.kind === "error") throw result.error;
+        const nul = nulStringField(input, message);
+        if (nul !== undefined) {
+          throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `invalid ${input.name}: ${nul}`, {
+            violations: [{ field: nul, message: "must not contain the character U+0000", rule: "string.no_nul" }],
+          });
+        }
         pending = call(message, ctx);
       } catch (error) {
         return Promise.reject(fail(error, ctx));

@@ -7,6 +7,9 @@ import { client, freshEmail, GOOD_PASSWORD, pkcePair, type Res } from "./http.ts
 import { ADMIN, ISSUER, startWorld, type World } from "./world.ts";
 
 const MOBILE = "flotilla-mobile";
+/** What a browser sends with a post from the sign-in page itself. */
+const SAME_ORIGIN = { origin: new URL(ISSUER).origin };
+const formTokenOf = (html: string) => /name="form_token" value="([^"]+)"/.exec(html)?.[1] ?? assert.fail("the page has no form token");
 const REDIRECT = "http://127.0.0.1/callback";
 
 export function identitySuite(kind: "pglite" | "postgres"): void {
@@ -166,10 +169,12 @@ export function identitySuite(kind: "pglite" | "postgres"): void {
       assert.match(page.text, /<form method="post" action="\/oauth2\/authorize">/);
       assert.match(page.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
 
-      const signIn = (v: Record<string, string>) => http.form("/oauth2/authorize", { ...Object.fromEntries(query), email, password, ...v });
+      const formToken = formTokenOf(page.text);
+      const signIn = (v: Record<string, string>) => http.form("/oauth2/authorize", { ...Object.fromEntries(query), form_token: formToken, email, password, ...v }, SAME_ORIGIN);
       const wrong = await signIn({ password: "wrong-password" });
       assert.equal(wrong.status, 401);
       assert.match(wrong.text, /email or password is wrong/);
+      assert.ok(formTokenOf(wrong.text), "the page shown again carries a form token");
 
       const codeOf = async () => {
         const ok = await signIn({});
@@ -192,6 +197,58 @@ export function identitySuite(kind: "pglite" | "postgres"): void {
       // A code is single-use; its second use also revokes what the first one gave.
       oauthError(await exchange(code, verifier), 400, "invalid_grant");
       assert.equal((await http.get("/v1/me", t.access_token)).status, 401);
+    });
+
+    test("the sign-in form refuses cross-site posts and forms not issued for the request (login CSRF)", async () => {
+      const { email, password } = await signUp();
+      const params = {
+        response_type: "code",
+        client_id: MOBILE,
+        redirect_uri: REDIRECT,
+        scope: "openid",
+        state: "csrf-1",
+        code_challenge: pkcePair().challenge,
+        code_challenge_method: "S256",
+        nonce: "",
+      };
+      const page = await http.get(`/oauth2/authorize?${new URLSearchParams(params)}`);
+      assert.equal(page.status, 200, page.text);
+      assert.equal(page.headers.get("referrer-policy"), "same-origin", "no-referrer would make browsers post Origin: null");
+      const form_token = formTokenOf(page.text);
+      const post = (fields: Record<string, string>, headers: Record<string, string>) => http.form("/oauth2/authorize", { ...params, form_token, email, password, ...fields }, headers);
+      const refusedOnAPage = (res: Res, status: number, text: RegExp) => {
+        assert.equal(res.status, status, res.text);
+        assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+        assert.equal(res.headers.get("location"), null, "never a redirect: the post may be an attacker's");
+        assert.match(res.text, text);
+      };
+
+      // Where the post comes from: another site, an opaque origin, or nothing said at all.
+      const elsewhere: Record<string, string>[] = [{ origin: "https://evil.example" }, { origin: "http://127.0.0.1:8081" }, { origin: "null" }, { "sec-fetch-site": "cross-site" }, { "sec-fetch-site": "same-site" }, {}];
+      for (const headers of elsewhere) {
+        refusedOnAPage(await post({}, headers), 403, /not sent from the sign-in page/);
+      }
+      // The form token: missing, altered, or moved to other parameters (another PKCE challenge, state, redirect).
+      refusedOnAPage(await post({ form_token: "" }, SAME_ORIGIN), 400, /does not belong to this request/);
+      refusedOnAPage(await post({ form_token: `${form_token.slice(0, -2)}AA` }, SAME_ORIGIN), 400, /does not belong/);
+      const tampered: Record<string, string>[] = [{ code_challenge: pkcePair().challenge }, { state: "csrf-2" }, { redirect_uri: "flotilla://oauth/callback" }, { scope: "openid email" }, { nonce: "n" }];
+      for (const fields of tampered) {
+        refusedOnAPage(await post(fields, SAME_ORIGIN), 400, /does not belong/);
+      }
+      // From the page itself: Origin is the issuer's, or (no Origin) Sec-Fetch-Site same-origin.
+      for (const headers of [SAME_ORIGIN, { "sec-fetch-site": "same-origin" }]) {
+        const ok = await post({}, headers);
+        assert.equal(ok.status, 302, ok.text);
+        assert.ok(new URL(ok.headers.get("location")!).searchParams.get("code"));
+      }
+      // Ten minutes later the form has expired: shown again with a fresh token, which works.
+      world.advance(10 * 60_000 + 1_000);
+      const expired = await post({}, SAME_ORIGIN);
+      assert.equal(expired.status, 400, expired.text);
+      assert.match(expired.text, /expired/);
+      const fresh = formTokenOf(expired.text);
+      assert.notEqual(fresh, form_token);
+      assert.equal((await post({ form_token: fresh }, SAME_ORIGIN)).status, 302);
     });
 
     test("the authorization endpoint refuses plain PKCE, a missing challenge and unregistered redirect URIs", async () => {
@@ -305,6 +362,20 @@ export function identitySuite(kind: "pglite" | "postgres"): void {
       assert.equal(others.body.revoked, 1);
       assert.equal((await http.get("/v1/me", laptop.access_token)).status, 401);
       assert.equal((await http.get("/v1/me", phone.access_token)).status, 200);
+    });
+
+    test("sessions show the device: the user agent the gateway forwards, bounded", async () => {
+      const { email, password } = await signUp();
+      const agent = "FlotillaApp/2.3 (iPhone15,2; iOS 18.1) CFNetwork/1568";
+      const t = tokensOf(await passwordGrant(email, password, { device_name: "Ana's iPhone" }, { "user-agent": agent }));
+      tokensOf(await passwordGrant(email, password, { device_name: "long" }, { "user-agent": `X/${"y".repeat(2000)}` }));
+      const list = await http.get("/v1/me/sessions", t.access_token);
+      assert.equal(list.status, 200, list.text);
+      const sessions = list.body.sessions as { deviceName: string; userAgent: string; current: boolean }[];
+      const mine = sessions.find((s) => s.current)!;
+      assert.deepEqual([mine.deviceName, mine.userAgent], ["Ana's iPhone", agent]);
+      const long = sessions.find((s) => s.deviceName === "long")!;
+      assert.equal(long.userAgent, `X/${"y".repeat(254)}`);
     });
 
     test("no plaintext email, phone or password in identity's tables", async () => {
