@@ -14,14 +14,36 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof header === "string" && REQUEST_ID.test(header) ? header : randomUUID();
 }
 
-/** The metadata every call carries to the service. */
+// What a browser says about where a request comes from, for services that
+// refuse cross-site form posts (identity's sign-in page: login CSRF). An origin
+// is `null` or scheme://host[:port] (RFC 6454); anything else is dropped.
+const ORIGIN = /^(?:null|[a-z][a-z0-9+.-]{0,31}:\/\/(?:[a-z0-9.-]{1,253}|\[[0-9a-f:.]{2,45}\])(?::\d{1,5})?)$/i;
+const SEC_FETCH_SITE = new Set(["cross-site", "same-origin", "same-site", "none"]);
+/** Longer user agents are cut: services store them (the device of a session), not parse them. */
+export const USER_AGENT_MAX = 256;
+
+/**
+ * The metadata every call carries to the service: the request id, a well-formed
+ * trace context, and the browser's `origin`, `sec-fetch-site` and a bounded,
+ * printable `user-agent` when the client sent them.
+ */
 export function callMetadataOf(request: FastifyRequest): Record<string, string> {
+  const headers = request.headers;
   const metadata: Record<string, string> = { "x-request-id": request.id };
-  const traceparent = request.headers.traceparent;
+  const traceparent = headers.traceparent;
   if (typeof traceparent === "string" && TRACEPARENT.test(traceparent)) {
     metadata.traceparent = traceparent;
-    const tracestate = request.headers.tracestate;
+    const tracestate = headers.tracestate;
     if (typeof tracestate === "string" && tracestate.length <= TRACESTATE_MAX) metadata.tracestate = tracestate;
   }
+  const origin = headers.origin;
+  if (typeof origin === "string" && ORIGIN.test(origin)) metadata.origin = origin;
+  const site = headers["sec-fetch-site"];
+  if (typeof site === "string" && SEC_FETCH_SITE.has(site)) metadata["sec-fetch-site"] = site;
+  const agent = headers["user-agent"];
+  if (typeof agent === "string" && agent !== "") metadata["user-agent"] = printable(agent.slice(0, USER_AGENT_MAX));
   return metadata;
 }
+
+// Header values may carry tabs and Latin-1 bytes; a service logs and shows this one.
+const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "?");

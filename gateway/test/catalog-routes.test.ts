@@ -212,11 +212,11 @@ describe("upstream failures", () => {
 describe("request ids and metadata", () => {
   test("a valid x-request-id is echoed and passed to the service with the trace context", async () => {
     const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    const res = await call("/v1/catalog/events", { headers: { "x-request-id": "app-42.retry_1", traceparent, tracestate: "a=1" } });
+    const res = await call("/v1/catalog/events", { headers: { "x-request-id": "app-42.retry_1", traceparent, tracestate: "a=1", "user-agent": "FlotillaApp/1.0" } });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-request-id"), "app-42.retry_1");
     const options = catalog.calls[0]!.options;
-    assert.deepEqual(options.metadata, { "x-request-id": "app-42.retry_1", traceparent, tracestate: "a=1" });
+    assert.deepEqual(options.metadata, { "x-request-id": "app-42.retry_1", traceparent, tracestate: "a=1", "user-agent": "FlotillaApp/1.0" });
     assert.ok(options.deadline !== undefined && options.deadline > Date.now() && options.deadline <= Date.now() + 15_000);
     assert.ok(options.signal instanceof AbortSignal && !options.signal.aborted);
   });

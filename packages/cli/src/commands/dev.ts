@@ -25,6 +25,7 @@ import {
   useLocalMasterKey,
 } from "@flotilla/kit/internal";
 import { useDevAdmin } from "../dev-admin.ts";
+import { useDevPublicUrl } from "../dev-public-url.ts";
 import { buildGatewayApp } from "../gateway-app.ts";
 import { knownServices } from "../services.ts";
 
@@ -44,6 +45,8 @@ export async function runDev(options: DevOptions): Promise<void> {
   useLocalMasterKey(process.env, dataDir);
   // Identity's bootstrap admin, printed below.
   const admin = useDevAdmin(process.env, dataDir);
+  // The tokens' issuer (identity and the gateway alike) follows the port dev listens on.
+  const listen = await useDevPublicUrl(process.env, options.host, options.port);
 
   const telemetry = createTelemetry({ serviceName: "flotilla-dev" });
   const provider = new PgliteProvider({ dataDir });
@@ -76,7 +79,8 @@ export async function runDev(options: DevOptions): Promise<void> {
   const upgrade = hosted.find((s) => s.upgrade !== undefined)?.upgrade;
   const realtime = upgrade ? ({ kind: "inproc", handler: upgrade } as const) : undefined;
   const gateway = buildGatewayApp({ invoke: invoker.invoke, log: log.child({ component: "gateway" }), telemetry, ready: () => ready, ...(realtime ? { realtime } : {}) });
-  const address = await gateway.listen({ port: options.port, host: options.host });
+  await listen.release();
+  const address = await gateway.listen({ port: listen.port, host: options.host });
   const base = address.replace("[::1]", "localhost");
 
   const ms = Math.round(performance.now() - t0);

@@ -892,6 +892,14 @@ export declare type SubmitAuthorizeRequest = Message<"flotilla.identity.v1.Submi
    * @generated from field: string password = 9;
    */
   password: string;
+
+  /**
+   * The signed, short-lived token of the sign-in form, bound to the
+   * authorization request's parameters (login CSRF, replay for another client).
+   *
+   * @generated from field: string form_token = 11 [json_name = "form_token"];
+   */
+  formToken: string;
 };
 
 /**
