@@ -93,6 +93,7 @@ export async function startPushWorld(dir: string): Promise<PushWorld> {
       FLOTILLA_APNS_ENDPOINT: apnsUrl,
       FLOTILLA_FCM_SERVICE_ACCOUNT: JSON.stringify(account),
       FLOTILLA_FCM_ENDPOINT: fcmUrl,
+      FLOTILLA_WEBPUSH_ALLOWED_HOSTS: new URL(webOrigin).host,
     }),
     async close() {
       await Promise.all([apns.close(), fcm.close(), web.close(), new Promise<void>((resolve) => {

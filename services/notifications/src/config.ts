@@ -4,6 +4,9 @@
 import { readFileSync } from "node:fs";
 import { int, loadConfig, str, url } from "@flotilla/kit";
 
+/** The push services of the browsers that implement Web Push (Chrome/Edge via FCM, Firefox, Safari, Windows). */
+export const DEFAULT_WEB_PUSH_HOSTS = "fcm.googleapis.com,*.push.services.mozilla.com,updates.push.services.mozilla.com,web.push.apple.com,*.push.apple.com,*.notify.windows.com";
+
 export const notificationsSettings = {
   graceMs: int("FLOTILLA_NOTIFICATIONS_GRACE_MS", 2000, "wait this long after a message before pushing it, so a message seen on the socket meanwhile is not pushed", { min: 0, max: 600_000 }),
   pollMs: int("FLOTILLA_NOTIFICATIONS_POLL_MS", 250, "how often the push scheduler looks for due notifications", { min: 10, max: 60_000 }),
@@ -18,6 +21,12 @@ export const notificationsSettings = {
   fcmEndpoint: url("FLOTILLA_FCM_ENDPOINT", "https://fcm.googleapis.com", "FCM HTTP v1 server", ["https:", "http:"]),
   vapidPublicKey: str("FLOTILLA_VAPID_PUBLIC_KEY", "", "Web Push VAPID public key, base64url", /^[A-Za-z0-9_-]{80,100}$/),
   vapidPrivateKey: str("FLOTILLA_VAPID_PRIVATE_KEY", "", "Web Push VAPID private key, base64url; secret", /^[A-Za-z0-9_-]{40,50}$/),
+  webPushHosts: str(
+    "FLOTILLA_WEBPUSH_ALLOWED_HOSTS",
+    DEFAULT_WEB_PUSH_HOSTS,
+    "comma-separated hosts a Web Push subscription may point to (`*.` matches subdomains): the service POSTs to them, so anything else is refused at registration",
+    /^(\*\.)?[A-Za-z0-9.-]+(:\d+)?(,(\*\.)?[A-Za-z0-9.-]+(:\d+)?)*$/,
+  ),
   vapidSubject: str("FLOTILLA_VAPID_SUBJECT", "mailto:push@flotilla.invalid", "contact sent to push services (mailto: or https: URL)", /^(mailto:|https:\/\/)\S+$/),
 };
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { inQuietHours, isTimeZone, parseRetryAfter, retryDelayMs, truncateUtf8 } from "./domain.ts";
+import { DEFAULT_WEB_PUSH_HOSTS } from "./config.ts";
+import { inQuietHours, isTimeZone, parseRetryAfter, retryDelayMs, truncateUtf8, webPushHostAllowed } from "./domain.ts";
 
 test("quiet hours are read on the wall clock of their time zone, across midnight and daylight saving", () => {
   const night = { start: "22:00", end: "07:00", timeZone: "Europe/Lisbon" };
@@ -37,4 +38,27 @@ test("truncation keeps whole characters within the byte budget", () => {
   const cut = truncateUtf8("ééééééé", 9);
   assert.ok(Buffer.byteLength(cut) <= 9);
   assert.match(cut, /^é+…$/);
+});
+
+test("Web Push endpoints must point at an allowed push service (no SSRF to internal hosts)", () => {
+  const allowed = DEFAULT_WEB_PUSH_HOSTS.split(",");
+  assert.ok(webPushHostAllowed("https://fcm.googleapis.com/fcm/send/abc", allowed));
+  assert.ok(webPushHostAllowed("https://updates.push.services.mozilla.com/wpush/v2/x", allowed));
+  assert.ok(webPushHostAllowed("https://web.push.apple.com/QGx", allowed));
+  assert.ok(webPushHostAllowed("https://wns2-db5p.notify.windows.com/w/?token=x", allowed));
+  for (const bad of [
+    "https://169.254.169.254/latest/meta-data",
+    "https://localhost/x",
+    "https://fcm.googleapis.com.evil.example/x",
+    "https://evilnotify.windows.com/x",
+    "https://notify.windows.com/x",
+    "http://fcm.googleapis.com/x",
+    "https://fcm.googleapis.com:8443/x",
+    "https://user:pw@fcm.googleapis.com/x",
+    "not a url",
+  ]) {
+    assert.equal(webPushHostAllowed(bad, allowed), false, bad);
+  }
+  assert.ok(webPushHostAllowed("https://127.0.0.1:9443/push/1", ["127.0.0.1:9443"]));
+  assert.equal(webPushHostAllowed("https://127.0.0.1:9444/push/1", ["127.0.0.1:9443"]), false);
 });

@@ -70,3 +70,26 @@ export function truncateUtf8(text: string, max: number): string {
 export function newId(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().replaceAll("-", "")}`;
 }
+
+/**
+ * Whether a Web Push endpoint points at one of the allowed push-service hosts
+ * (`host`, `host:port`, or `*.suffix` for any subdomain). The service POSTs to
+ * whatever a subscription names, so an open list would let any user make it
+ * call internal addresses (SSRF).
+ */
+export function webPushHostAllowed(endpoint: string, allowed: readonly string[]): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== "https:" || url.username !== "" || url.password !== "") return false;
+  const host = url.hostname.toLowerCase();
+  const hostPort = url.port === "" ? host : `${host}:${url.port}`;
+  return allowed.some((pattern) => {
+    const p = pattern.toLowerCase();
+    if (p.startsWith("*.")) return url.port === "" && host.endsWith(p.slice(1)) && host.length > p.length - 1;
+    return p.includes(":") ? hostPort === p : url.port === "" && host === p;
+  });
+}

@@ -70,7 +70,9 @@ test("bad device registrations are refused with the field named", async () => {
   await invalid({ token: { case: "webPush", value: { endpoint: "http://push.example/x", ...keys } }, platform: 3 }, "endpoint");
   await invalid({ token: { case: "webPush", value: { endpoint: "https://push.example/x", ...keys, auth: "short" } }, platform: 3 }, "auth");
   // Right length and alphabet, but not an uncompressed P-256 point.
-  await invalid({ token: { case: "webPush", value: { endpoint: "https://push.example/x", ...keys, p256dh: Buffer.alloc(65, 7).toString("base64url") } }, platform: 3 }, "p256dh", "NOTIFICATIONS_ERR_BAD_SUBSCRIPTION");
+  await invalid({ token: { case: "webPush", value: { endpoint: `${h.webOrigin}/push/x`, ...keys, p256dh: Buffer.alloc(65, 7).toString("base64url") } }, platform: 3 }, "p256dh", "NOTIFICATIONS_ERR_BAD_SUBSCRIPTION");
+  // Not a push service the deployment allows: the service would POST there (SSRF).
+  await invalid({ token: { case: "webPush", value: { endpoint: "https://169.254.169.254/latest/meta-data", ...keys } }, platform: 3 }, "endpoint", "NOTIFICATIONS_ERR_BAD_SUBSCRIPTION");
   assert.equal(((await h.call("listDevices", {}, "u-oli")) as notificationsV1.ListDevicesResponse).devices.length, 0);
 });
 

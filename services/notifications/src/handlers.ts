@@ -4,7 +4,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { notificationsV1 } from "@flotilla/contracts";
 import type { Database, ServiceHandlers } from "@flotilla/kit";
 import { callerId } from "./caller.ts";
-import { isTimeZone, newId } from "./domain.ts";
+import { isTimeZone, newId, webPushHostAllowed } from "./domain.ts";
 import { notificationsErrors } from "./errors.ts";
 import type { ProviderName } from "./providers/types.ts";
 import * as store from "./store.ts";
@@ -22,13 +22,15 @@ export interface HandlerDeps {
   db: Database;
   /** The VAPID public key web apps subscribe with; "" when Web Push is off. */
   webPushKey: () => string;
+  /** Hosts a Web Push subscription may point to (FLOTILLA_WEBPUSH_ALLOWED_HOSTS). */
+  webPushHosts: readonly string[];
 }
 
-export function notificationsHandlers({ db, webPushKey }: HandlerDeps): ServiceHandlers<typeof notificationsV1.NotificationsService> {
+export function notificationsHandlers({ db, webPushKey, webPushHosts }: HandlerDeps): ServiceHandlers<typeof notificationsV1.NotificationsService> {
   return {
     async registerDevice(req, ctx) {
       const userId = callerId(ctx);
-      const target = deviceTarget(req.token);
+      const target = deviceTarget(req.token, webPushHosts);
       const row = await store.upsertDevice(db, { deviceId: newId("dev"), userId, ...target, platform: req.platform, appVersion: req.appVersion, locale: req.locale });
       return { device: toDevice(row) };
     },
@@ -104,7 +106,7 @@ export function notificationsHandlers({ db, webPushKey }: HandlerDeps): ServiceH
   };
 }
 
-function deviceTarget(token: notificationsV1.RegisterDeviceRequest["token"]): { provider: ProviderName; token: string; p256dh: string; auth: string } {
+function deviceTarget(token: notificationsV1.RegisterDeviceRequest["token"], webPushHosts: readonly string[]): { provider: ProviderName; token: string; p256dh: string; auth: string } {
   switch (token.case) {
     case "apnsToken":
       return { provider: "apns", token: token.value.toLowerCase(), p256dh: "", auth: "" };
@@ -112,6 +114,11 @@ function deviceTarget(token: notificationsV1.RegisterDeviceRequest["token"]): { 
       return { provider: "fcm", token: token.value, p256dh: "", auth: "" };
     case "webPush": {
       const { endpoint, p256dh, auth } = token.value;
+      if (!webPushHostAllowed(endpoint, webPushHosts)) {
+        throw notificationsErrors.create("NOTIFICATIONS_ERR_BAD_SUBSCRIPTION", "the endpoint is not on a known Web Push service", {
+          violations: [{ field: "web_push.endpoint", message: "host not among the allowed push services" }],
+        });
+      }
       const key = Buffer.from(p256dh, "base64url");
       const secret = Buffer.from(auth, "base64url");
       if (key.length !== 65 || key[0] !== 0x04 || secret.length !== 16) {

@@ -44,7 +44,7 @@ export function createNotificationsService(options: NotificationsOptions = {}): 
       scheduler.start();
       const webPush = providers.webpush as { publicKey?: string } | undefined;
       return {
-        handlers: notificationsHandlers({ db: ctx.db, webPushKey: () => webPush?.publicKey ?? "" }),
+        handlers: notificationsHandlers({ db: ctx.db, webPushKey: () => webPush?.publicKey ?? "", webPushHosts: config.webPushHosts.split(",") }),
         async stop() {
           await scheduler.stop();
           await Promise.all(Object.values(providers).map((p) => p.close()));

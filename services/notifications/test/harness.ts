@@ -82,6 +82,8 @@ export async function startHarness(provider: DatabaseProvider, start: Date = new
     vapidPublicKey: "",
     vapidPrivateKey: "",
     vapidSubject: "mailto:ops@example.com",
+    // The fake push service listens on loopback; production lists the browsers' push services.
+    webPushHosts: new URL(webOrigin).host,
   };
   const bus = new MemoryBus();
   const host = () => hostService(createNotificationsService({ config, providers, now }), { provider, bus, log: createLogger("test", (process.env.NTF_LOG ?? "silent") as "silent"), mode: "embedded" });
