@@ -3,7 +3,7 @@
 // reports how many events it handled every 100 ms, and when told to stop,
 // when it handled each one.
 import { catalogEventsV1 } from "@flotilla/contracts";
-import { consume, decodeEvent, type EventBus, eventTypeOf, inboxMigrations, migrate, NatsBus, PostgresProvider } from "@flotilla/kit/internal";
+import { consume, consumeBatches, decodeEvent, type EventBus, eventTypeOf, inboxMigrations, migrate, NatsBus, PostgresProvider } from "@flotilla/kit/internal";
 import { now } from "./stats.ts";
 
 export interface ConsumerInit {
@@ -17,6 +17,8 @@ export interface ConsumerInit {
   concurrency: number;
   batchSize: number;
   transactions: number;
+  /** Apply the events of an inbox transaction with one multi-row INSERT (consumeBatches) instead of one INSERT per event (consume). */
+  batchHandler: boolean;
 }
 
 /** Messages from this process to the parent. */
@@ -47,15 +49,26 @@ const bus: EventBus = {
     }),
   close: () => nats.close(),
 };
-const subscription = await consume(
-  db,
-  bus,
-  { consumer: "bench.event-published", type: eventTypeOf(catalogEventsV1.EventPublishedSchema), concurrency: init.concurrency, batchSize: init.batchSize, transactions: init.transactions },
-  async (event, tx) => {
-    const { event: published } = decodeEvent(catalogEventsV1.EventPublishedSchema, event);
-    await tx.query("INSERT INTO digests (event_id, title, subject) VALUES ($1, $2, $3)", [event.id, published?.title ?? "", event.subject ?? null]);
-  },
-);
+const subscribeOptions = {
+  consumer: "bench.event-published",
+  type: eventTypeOf(catalogEventsV1.EventPublishedSchema),
+  concurrency: init.concurrency,
+  batchSize: init.batchSize,
+  transactions: init.transactions,
+};
+const subscription = init.batchHandler
+  ? await consumeBatches(db, bus, subscribeOptions, async (events, tx) => {
+      const titles = events.map((event) => decodeEvent(catalogEventsV1.EventPublishedSchema, event).event?.title ?? "");
+      await tx.query("INSERT INTO digests (event_id, title, subject) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])", [
+        events.map((e) => e.id),
+        titles,
+        events.map((e) => e.subject ?? null),
+      ]);
+    })
+  : await consume(db, bus, subscribeOptions, async (event, tx) => {
+      const { event: published } = decodeEvent(catalogEventsV1.EventPublishedSchema, event);
+      await tx.query("INSERT INTO digests (event_id, title, subject) VALUES ($1, $2, $3)", [event.id, published?.title ?? "", event.subject ?? null]);
+    });
 const cpuMs = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;

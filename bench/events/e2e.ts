@@ -2,6 +2,7 @@
 // one transaction, one OutboxRelay publishes them to JetStream, and consume()
 // in another process (the consuming service) applies each through its inbox.
 import { type ChildProcess, fork } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { enqueue, migrate, NatsBus, OutboxRelay, outboxMigrations, PostgresProvider } from "@flotilla/kit/internal";
 import type { ConsumerInit, ConsumerReport } from "./e2e-consumer.ts";
@@ -27,6 +28,10 @@ export interface E2eOptions {
   consumerPool: number;
   drainMs: number;
   progress: boolean;
+  /** The consumer's handler takes each inbox transaction's events in one call (consumeBatches). */
+  batchHandler: boolean;
+  /** Events per second the writers offer together (an open loop), or 0: each writer commits again as soon as it can. */
+  rate: number;
 }
 
 export interface E2eResult extends FlowResult {
@@ -103,6 +108,7 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
       concurrency: options.concurrency,
       batchSize: options.batchSize,
       transactions: options.inboxTransactions,
+      batchHandler: options.batchHandler,
     });
     const relay = new OutboxRelay({ db: producer, bus, batchSize: options.relayBatch, pollMs: 50 });
     relay.start();
@@ -138,9 +144,20 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
         }, 500)
       : undefined;
 
+    // With a rate, the writers take turns on one schedule of transaction
+    // slots, so that latency is measured below saturation, not as the backlog
+    // a closed loop grows at the slowest stage.
+    const slotMs = options.rate > 0 ? (1000 * options.eventsPerTx) / options.rate : 0;
+    let nextSlot = now();
     const writer = async (w: number) => {
       let seq = 0;
       while (!window.over()) {
+        if (slotMs > 0) {
+          const slot = nextSlot;
+          nextSlot += slotMs;
+          if (slot > now()) await sleep(slot - now());
+          if (window.over()) break;
+        }
         seq++;
         const events = Array.from({ length: options.eventsPerTx }, (_, i) => benchEvent(`writer-${w}-${seq}-${i}`));
         await producer.transaction(async (tx) => {

@@ -28,6 +28,8 @@ const { values } = parseArgs({
     "in-flight": { type: "string", default: process.env.BENCH_IN_FLIGHT ?? "256" },
     "consumer-pool": { type: "string", default: process.env.BENCH_CONSUMER_POOL ?? "16" },
     progress: { type: "boolean", default: process.env.BENCH_PROGRESS === "1" },
+    "batch-handler": { type: "boolean", default: process.env.BENCH_BATCH_HANDLER === "1" },
+    rate: { type: "string", default: process.env.BENCH_RATE ?? "0" },
     only: { type: "string", default: process.env.BENCH_ONLY ?? "" },
     postgres: { type: "string", default: process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
     nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222" },
@@ -52,6 +54,11 @@ const batchSize = positive("batch-size", values["batch-size"]);
 const inboxTransactions = positive("inbox-transactions", values["inbox-transactions"]);
 const inFlight = positive("in-flight", values["in-flight"]);
 const consumerPool = positive("consumer-pool", values["consumer-pool"]);
+const offeredRate = Number(values.rate);
+if (!Number.isInteger(offeredRate) || offeredRate < 0) {
+  console.error(`--rate must be a whole number of events per second (0: as fast as the writers can), got "${values.rate}"`);
+  process.exit(2);
+}
 const only = values.only.split(",").filter((s) => s !== "");
 const unknown = only.filter((o) => !(CONTENDERS as readonly string[]).includes(o));
 if (unknown.length > 0) {
@@ -92,7 +99,7 @@ const stores = new Map<string, StoreResult>();
 try {
   if (selected("e2e")) {
     for (const eventsPerTx of [10, 1]) {
-      const name = `e2e b${eventsPerTx} w${writers}`;
+      const name = `e2e b${eventsPerTx} w${writers}${offeredRate > 0 ? ` at ${offeredRate} ev/s` : ""}${values["batch-handler"] ? " batch-handler" : ""}`;
       const r = await e2e(run, {
         warmupMs,
         durationMs,
@@ -106,6 +113,8 @@ try {
         consumerPool,
         drainMs,
         progress: values.progress,
+        batchHandler: values["batch-handler"],
+        rate: offeredRate,
       });
       flows.set(name, r);
       console.log(`${name}: done`);

@@ -5,6 +5,7 @@ import { redactUrl } from "../registry/redact-url.ts";
 import { checkCloudEvent } from "./event-checks.ts";
 import { toNatsMessage } from "./nats-binding.ts";
 import { checkStreamName, checkSubjectPrefix, eventSubject, natsConsumerName } from "./nats-names.ts";
+import { NatsPublisher, type OutgoingMessage } from "./nats-publisher.ts";
 import { ensureConsumer, ensureStream, type StreamSpec } from "./nats-setup.ts";
 import { NatsSubscription } from "./nats-subscription.ts";
 import { resolveSubscribeOptions } from "./subscribe-options.ts";
@@ -39,6 +40,9 @@ export interface NatsBusOptions {
   onError?: (error: unknown) => void;
 }
 
+// JetStream's dedupe key: a re-published event id within the duplicate window is stored once.
+const MSG_ID = "Nats-Msg-Id";
+
 const warnOnError = (error: unknown): void => {
   process.emitWarning(error instanceof Error ? error : new Error(String(error)), { code: "FLOTILLA_BUS" });
 };
@@ -52,6 +56,7 @@ interface NatsBusInit {
   ownsConnection: boolean;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  publisher: NatsPublisher;
   streamSpec: StreamSpec;
   stream: string;
   subjectPrefix: string;
@@ -105,7 +110,7 @@ export class NatsBus implements EventBus {
       connection = target.connection;
     } else {
       try {
-        // noAsyncTraces: no Error (and its stack) built up front for every request, i.e. every publish.
+        // noAsyncTraces: no Error (and its stack) built up front for every request (pulls, management calls).
         connection = await connect({ servers: target.servers, timeout: options.connectTimeoutMs ?? 2000, maxReconnectAttempts: -1, name: "flotilla-bus", noAsyncTraces: true });
       } catch (cause) {
         throw unavailable(`cannot connect to NATS at ${redactUrl([target.servers].flat().join(","))}`, cause);
@@ -129,6 +134,7 @@ export class NatsBus implements EventBus {
         ownsConnection,
         js: jetstream(connection, { timeout: publishTimeoutMs }),
         jsm,
+        publisher: new NatsPublisher({ connection, timeoutMs: publishTimeoutMs, window: publishWindow }),
         stream,
         subjectPrefix,
         publishTimeoutMs,
@@ -146,42 +152,24 @@ export class NatsBus implements EventBus {
   }
 
   /**
-   * Publishes with `msgID` = event id, up to `publishWindow` at once, and
-   * resolves when every PubAck is in. On the first failure no more are sent
-   * and it rejects (KIT_ERR_BUS_UNAVAILABLE, retryable) once those in flight
-   * settle: some events may be stored, and publishing them all again is safe.
+   * Publishes with `Nats-Msg-Id` = event id, up to `publishWindow` at once,
+   * and resolves when every PubAck is in (see nats-publisher.ts). On the
+   * first failure no more are sent and it rejects (KIT_ERR_BUS_UNAVAILABLE,
+   * retryable; KIT_ERR_MESSAGE_TOO_LARGE, not) once those in flight settle:
+   * some events may be stored, and publishing them all again is safe.
    */
   async publish(events: readonly CloudEvent[]): Promise<void> {
     this.#assertOpen();
     for (const event of events) checkCloudEvent(event);
     if (!this.#connected) throw unavailable("not connected to NATS; the client is reconnecting");
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      while (failure === undefined && next < events.length) {
-        const event = events[next++] as CloudEvent;
-        try {
-          await this.#publishOne(event);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#init.publishWindow, events.length) }, worker));
-    if (failure !== undefined) throw failure.error;
-  }
-
-  async #publishOne(event: CloudEvent): Promise<void> {
-    const { headers, data } = toNatsMessage(event);
-    const subject = eventSubject(this.subjectPrefix, event.type);
-    try {
-      await this.#init.js.publish(subject, data, { msgID: event.id, headers, timeout: this.#init.publishTimeoutMs });
-    } catch (cause) {
-      if (cause instanceof Error && /max_payload|maximum message size/i.test(cause.message)) {
-        throw kitErrors.create("KIT_ERR_MESSAGE_TOO_LARGE", `event ${event.id} (${data.length} bytes) is larger than NATS accepts`, { cause });
-      }
-      throw unavailable(`publishing event ${event.id} to ${subject} failed`, cause);
+    const messages: OutgoingMessage[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as CloudEvent;
+      const { headers, data } = toNatsMessage(event);
+      headers.append(MSG_ID, event.id);
+      messages[i] = { id: event.id, subject: eventSubject(this.subjectPrefix, event.type), headers, data };
     }
+    await this.#init.publisher.publish(messages);
   }
 
   async subscribe(options: SubscribeOptions, handler: DeliveryHandler): Promise<Subscription> {
@@ -229,6 +217,7 @@ export class NatsBus implements EventBus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#init.publisher.close();
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
     if (this.#init.ownsConnection) await this.#init.connection.close();
   }

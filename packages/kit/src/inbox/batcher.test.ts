@@ -134,6 +134,65 @@ function batcherSuite(backend: DbBackend): void {
       assert.equal(await count(db, "SELECT count(*) AS n FROM effects WHERE consumer = $1", [consumer]), 5);
     });
 
+    it("a batch handler gets the new events of a transaction in one call, in arrival order, without copies", async () => {
+      const consumer = `c-${unique()}`;
+      const type = testType("together");
+      const calls: string[][] = [];
+      const handle = recordEffect(consumer);
+      const batcher = new InboxBatcher({
+        db,
+        consumer,
+        maxBatch: 100,
+        maxTransactions: 1,
+        handler: async () => assert.fail("the per-event handler is for events applied alone"),
+        batchHandler: async (events, tx) => {
+          calls.push(events.map((e) => e.id));
+          for (const event of events) await handle(event, tx);
+        },
+      });
+      const events = Array.from({ length: 12 }, () => testEvent(type));
+      const first = events[0] as CloudEvent;
+      const outcomes = await Promise.all([...events, first].map((e) => batcher.apply(e)));
+      assert.deepEqual(outcomes, [...events.map(() => true), false]);
+      assert.deepEqual(calls, [events.map((e) => e.id)]);
+      const rows = await db.query<{ txid: string }>("SELECT txid FROM effects WHERE consumer = $1", [consumer]);
+      assert.equal(rows.length, 12);
+      assert.equal(new Set(rows.map((r) => r.txid)).size, 1);
+    });
+
+    it("a batch handler that throws has each event applied again alone: only the poison event fails", async () => {
+      const consumer = `c-${unique()}`;
+      const type = testType("together-poison");
+      const events = Array.from({ length: 6 }, () => testEvent(type));
+      const poison = events[2] as CloudEvent;
+      const sizes: number[] = [];
+      const handle = recordEffect(consumer);
+      const batchHandler = async (batch: readonly CloudEvent[], tx: Queryable) => {
+        sizes.push(batch.length);
+        for (const event of batch) {
+          await handle(event, tx);
+          if (event.id === poison.id) throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", "cannot handle this one");
+        }
+      };
+      const batcher = new InboxBatcher({ db, consumer, maxBatch: 100, maxTransactions: 1, handler: (event, tx) => batchHandler([event], tx), batchHandler });
+      const outcomes = await settled(events.map((e) => batcher.apply(e)));
+      for (const [i, outcome] of outcomes.entries()) {
+        if (i === 2) assert.ok(outcome.status === "rejected" && kitErrors.is(outcome.reason, "KIT_ERR_INVALID_ARGUMENT"));
+        else assert.deepEqual(outcome, { status: "fulfilled", value: true });
+      }
+      // One call with all six, rolled back; then one call per event.
+      assert.deepEqual(sizes, [6, 1, 1, 1, 1, 1, 1]);
+      const applied = await db.query<{ event_id: string }>("SELECT event_id FROM effects WHERE consumer = $1", [consumer]);
+      assert.deepEqual(
+        applied.map((r) => r.event_id).sort(),
+        events
+          .filter((e) => e !== poison)
+          .map((e) => e.id)
+          .sort(),
+      );
+      assert.equal(await count(db, "SELECT count(*) AS n FROM flotilla_inbox WHERE consumer = $1 AND event_id = $2", [consumer, poison.id]), 0);
+    });
+
     it("never holds more than maxBatch events in one transaction", async () => {
       const consumer = `c-${unique()}`;
       const type = testType("split");

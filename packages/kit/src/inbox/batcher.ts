@@ -1,11 +1,18 @@
 import type { CloudEvent } from "../bus/types.ts";
 import type { Database, Queryable } from "../db/types.ts";
-import type { InboxHandler } from "./consume.ts";
+import type { InboxBatchHandler, InboxHandler } from "./consume.ts";
 
 export interface InboxBatcherOptions {
   db: Database;
   consumer: string;
   handler: InboxHandler;
+  /**
+   * When given, it applies the new events of a batch in one call instead of
+   * `handler` once per event (e.g. one multi-row INSERT for them all: a
+   * statement per event costs a round trip each). `handler` still serves
+   * events applied alone.
+   */
+  batchHandler?: InboxBatchHandler | undefined;
   /** Most events applied in one transaction. */
   maxBatch: number;
   /** Inbox transactions running at once (each holds a pooled connection). */
@@ -16,6 +23,8 @@ interface Waiting {
   event: CloudEvent;
   /** A redelivery after the event was dead-lettered (its ack was lost): a success removes the dead letter. */
   clearDeadLetter: boolean;
+  /** Its batch handler threw with others in the batch: it goes again in a batch of its own, to find which one fails. */
+  alone: boolean;
   resolve: (applied: boolean) => void;
   reject: (error: unknown) => void;
 }
@@ -60,7 +69,7 @@ export class InboxBatcher {
   /** Applies one event through the inbox; resolves false for a duplicate (handler not run). */
   apply(event: CloudEvent, options: { clearDeadLetter?: boolean } = {}): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ event, clearDeadLetter: options.clearDeadLetter ?? false, resolve, reject });
+      this.#queue.push({ event, clearDeadLetter: options.clearDeadLetter ?? false, alone: false, resolve, reject });
       this.#schedule();
     });
   }
@@ -78,7 +87,7 @@ export class InboxBatcher {
 
   #startBatches(): void {
     while (this.#running < this.#options.maxTransactions && this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#options.maxBatch);
+      const batch = this.#queue.splice(0, this.#takeable());
       this.#running++;
       void this.#run(batch).finally(() => {
         this.#running--;
@@ -87,7 +96,18 @@ export class InboxBatcher {
     }
   }
 
+  // How many of the queue's first events go in the next batch: up to
+  // maxBatch, but an event marked `alone` goes in a batch of one.
+  #takeable(): number {
+    const limit = Math.min(this.#options.maxBatch, this.#queue.length);
+    if (this.#queue[0]?.alone === true) return 1;
+    let n = 0;
+    while (n < limit && this.#queue[n]?.alone !== true) n++;
+    return n;
+  }
+
   async #run(batch: Waiting[]): Promise<void> {
+    if (this.#options.batchHandler !== undefined && batch.length > 1) return this.#runTogether(batch, this.#options.batchHandler);
     const { db, consumer, handler } = this.#options;
     let failed: { index: number; error: unknown } | undefined;
     let applied: boolean[];
@@ -122,6 +142,45 @@ export class InboxBatcher {
       batch[index]?.reject(handlerError);
       const others = batch.filter((_, i) => i !== index);
       this.#queue.unshift(...others);
+      return;
+    }
+    for (const [index, waiting] of batch.entries()) waiting.resolve(applied[index] ?? false);
+  }
+
+  // One call of the batch handler for the batch's new events. When it throws
+  // and there was more than one, nobody knows which failed: all go back to
+  // the front of the queue to be applied one by one (a poison event costs its
+  // neighbours one retry, never an attempt, as in #run).
+  async #runTogether(batch: Waiting[], batchHandler: InboxBatchHandler): Promise<void> {
+    const { db, consumer } = this.#options;
+    let handlerFailed: { error: unknown } | undefined;
+    let applied: boolean[];
+    try {
+      applied = await db.transaction(async (tx) => {
+        handlerFailed = undefined;
+        const fresh = await claim(tx, consumer, batch);
+        const results = batch.map((waiting) => fresh.delete(waiting.event.id));
+        const events = batch.filter((_, i) => results[i]);
+        if (events.length === 0) return results;
+        try {
+          await batchHandler(
+            events.map((w) => w.event),
+            tx,
+          );
+          for (const waiting of events) if (waiting.clearDeadLetter) await tx.query(CLEAR_DEAD_LETTER, [consumer, waiting.event.id]);
+        } catch (error) {
+          handlerFailed = { error };
+          throw error;
+        }
+        return results;
+      });
+    } catch (error) {
+      if (handlerFailed === undefined) {
+        for (const waiting of batch) waiting.reject(error);
+        return;
+      }
+      for (const waiting of batch) waiting.alone = true;
+      this.#queue.unshift(...batch);
       return;
     }
     for (const [index, waiting] of batch.entries()) waiting.resolve(applied[index] ?? false);

@@ -19,7 +19,7 @@ import {
   waitUntil,
   warmUpPglite,
 } from "../outbox/test-fixtures.ts";
-import { consume } from "./consume.ts";
+import { consume, consumeBatches } from "./consume.ts";
 import { listDeadLetters, replayDeadLetters } from "./dead-letters.ts";
 
 const EFFECTS = "CREATE TABLE IF NOT EXISTS effects (event_id text NOT NULL, consumer text NOT NULL, attempt_note text)";
@@ -187,6 +187,32 @@ function inboxSuite(dbBackend: DbBackend, busBackend: BusBackend): void {
       assert.equal(again?.attempts, 2);
       assert.equal(again?.replayRequestedAt, undefined);
       assert.equal(await effects(db, consumer), 0);
+      await subscription.stop();
+    });
+
+    it("consumeBatches: events applied together once each; a poison event alone is retried and dead-lettered, the others applied", async () => {
+      const db = await openDb("batches");
+      const type = testType("batches");
+      const consumer = `c-${unique()}`;
+      const events = Array.from({ length: 20 }, () => testEvent(type));
+      const poison = events[7] as CloudEvent;
+      const sizes: number[] = [];
+      const subscription = await consumeBatches(db, bus, { consumer, type, maxAttempts: 2, backoffMs: [10], concurrency: 64 }, async (batch, tx) => {
+        sizes.push(batch.length);
+        for (const event of batch) {
+          if (event.id === poison.id) throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", "cannot handle this one");
+          await applyEffect(consumer)(event, tx);
+        }
+      });
+      subscriptions.push(subscription);
+      await bus.publish(events);
+      await waitUntil("the others are applied and the poison event is a dead letter", async () => (await effects(db, consumer)) === 19 && (await listDeadLetters(db, consumer)).length === 1);
+      await sleep(200);
+      assert.equal(await effects(db, consumer), 19, "each applied once");
+      assert.equal(await count(db, "SELECT count(*) AS n FROM effects WHERE event_id = $1", [poison.id]), 0);
+      const [dead] = await listDeadLetters(db, consumer);
+      assert.equal(dead?.event.id, poison.id);
+      assert.ok(sizes.some((n) => n > 1), `some calls held several events: ${sizes.join(",")}`);
       await subscription.stop();
     });
 

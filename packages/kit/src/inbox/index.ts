@@ -1,4 +1,4 @@
-export { type ConsumeOptions, consume, type InboxHandler } from "./consume.ts";
+export { type ConsumeOptions, consume, consumeBatches, type InboxBatchHandler, type InboxHandler } from "./consume.ts";
 export { type DeadLetter, listDeadLetters, replayDeadLetters } from "./dead-letters.ts";
 export { inboxMigrations } from "./migrations.ts";
 export { INBOX_RETENTION_MS, pruneInbox } from "./prune.ts";

@@ -5,6 +5,19 @@ import { EVENT_COLUMNS, eventParams, valuesPlaceholders } from "./event-row.ts";
 
 // PostgreSQL takes at most 65535 parameters per statement.
 const ROWS_PER_INSERT = 1000;
+const COLUMNS = EVENT_COLUMNS.join(", ");
+// The statement text for n rows, built once per n: the same text each time
+// also lets the client reuse its prepared statement.
+const statements = new Map<number, string>();
+
+function insertStatement(rows: number): string {
+  let text = statements.get(rows);
+  if (text === undefined) {
+    text = `INSERT INTO flotilla_outbox (${COLUMNS}) VALUES ${valuesPlaceholders(rows, EVENT_COLUMNS.length)}`;
+    statements.set(rows, text);
+  }
+  return text;
+}
 
 /**
  * Writes events to the outbox inside the caller's transaction, so that they
@@ -26,9 +39,6 @@ export async function enqueue(tx: Queryable, events: readonly CloudEvent[]): Pro
   for (const event of events) checkCloudEvent(event);
   for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
     const chunk = events.slice(i, i + ROWS_PER_INSERT);
-    await tx.query(
-      `INSERT INTO flotilla_outbox (${EVENT_COLUMNS.join(", ")}) VALUES ${valuesPlaceholders(chunk.length, EVENT_COLUMNS.length)}`,
-      chunk.flatMap(eventParams),
-    );
+    await tx.query(insertStatement(chunk.length), chunk.flatMap(eventParams));
   }
 }
