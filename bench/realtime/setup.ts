@@ -1,0 +1,78 @@
+// What one run of the realtime benchmark owns on this machine: a nats-server
+// on a spare port (or a subject prefix on a given NATS), a database prefix on
+// PostgreSQL (dropped at the end, also after a failure or Ctrl-C), and the
+// access tokens of its users.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { createTestIssuer, dropDatabasesWithPrefix } from "@flotilla/kit/testing";
+
+export interface OwnNats {
+  url: string;
+  pid: number | undefined;
+  stop(): void;
+}
+
+async function spare(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** `own`: a nats-server (PATH, or BENCH_NATS_SERVER) on a spare loopback port; else the URL given. */
+export async function natsFor(setting: string): Promise<OwnNats> {
+  if (setting !== "own") {
+    if (!/^nats:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(setting)) throw new Error(`--nats must be "own" or a nats:// URL on 127.0.0.1, got ${setting}`);
+    return { url: setting, pid: undefined, stop() {} };
+  }
+  const port = await spare();
+  const proc: ChildProcess = spawn(process.env.BENCH_NATS_SERVER ?? "nats-server", ["-a", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let log = "";
+    proc.once("error", reject);
+    proc.once("exit", (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes("Server is ready")) resolve();
+    });
+  });
+  return { url: `nats://127.0.0.1:${port}`, pid: proc.pid, stop: () => void proc.kill("SIGTERM") };
+}
+
+export interface RunNames {
+  /** Prefix of the run's databases and roles on PostgreSQL. */
+  databasePrefix: string;
+  /** NATS subject prefix of the run's broadcast. */
+  subjectPrefix: string;
+}
+
+export function runNames(): RunNames {
+  const id = randomBytes(3).toString("hex");
+  return { databasePrefix: `bench_rt_${id}_`, subjectPrefix: `bench_rt_${id}` };
+}
+
+export async function dropRunDatabases(postgresUrl: string, names: RunNames): Promise<void> {
+  await dropDatabasesWithPrefix(names.databasePrefix, postgresUrl);
+}
+
+export interface Tokens {
+  issuer: string;
+  jwks: unknown;
+  /** Access tokens of users u0, u1, …; `sender` sends the fan-out messages. */
+  users: string[];
+  sender: string;
+}
+
+/** Mints the run's access tokens with the chassis's test issuer (ES256, typ at+jwt, as identity signs). */
+export async function mintTokens(count: number): Promise<Tokens> {
+  const issuer = await createTestIssuer();
+  const exp = Math.floor(Date.now() / 1000) + 4 * 3600;
+  const users: string[] = [];
+  for (let i = 0; i < count; i++) users.push(await issuer.sign({ sub: `u${i}`, exp }));
+  return { issuer: issuer.issuer, jwks: await issuer.jwks(), users, sender: await issuer.sign({ sub: "sender", exp }) };
+}
