@@ -18,35 +18,51 @@ export interface CallOptions {
  * Invokes the method and waits at most `timeoutMs`, even when the invoker
  * ignores its signal: the gateway answers 504 on time either way.
  */
-export async function callUpstream(meta: RouteMeta, input: MessageShape<DescMessage>, options: CallOptions): Promise<MessageShape<DescMessage>> {
+export function callUpstream(meta: RouteMeta, input: MessageShape<DescMessage>, options: CallOptions): Promise<MessageShape<DescMessage>> {
   const { invoke, timeoutMs, metadata, reply } = options;
   const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new DOMException("the gateway's request timeout passed", "TimeoutError"));
-  }, timeoutMs);
-  const onClose = (): void => {
-    if (!reply.raw.writableEnded) controller.abort(new DOMException("the client closed the request", "AbortError"));
-  };
-  reply.raw.once("close", onClose);
-  const aborted = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener("abort", () => reject(controller.signal.reason), { once: true });
-  });
-  try {
-    const call = (async () =>
-      invoke(meta.service, meta.method, input, { metadata, deadline: Date.now() + timeoutMs, signal: controller.signal }))();
-    const output = await Promise.race([call, aborted]);
-    if (output?.$typeName !== meta.method.output.typeName) {
-      throw new TypeError(`the invoker returned ${String(output?.$typeName)}, expected ${meta.method.output.typeName}`);
+  // One promise settled by whichever comes first: the answer, the timeout, the
+  // client going away (no race of promises or abort listener per call: hot path).
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(timer);
+      reply.raw.off("close", onClose);
+      return true;
+    };
+    const fail = (error: unknown, timedOut: boolean): void => {
+      if (settle()) reject(upstreamError(meta, error, timedOut ? timeoutMs : undefined));
+    };
+    const timer = setTimeout(() => {
+      const reason = new DOMException("the gateway's request timeout passed", "TimeoutError");
+      fail(reason, true);
+      controller.abort(reason);
+    }, timeoutMs);
+    const onClose = (): void => {
+      if (reply.raw.writableEnded) return;
+      const reason = new DOMException("the client closed the request", "AbortError");
+      fail(reason, false);
+      controller.abort(reason);
+    };
+    reply.raw.once("close", onClose);
+    let call: Promise<MessageShape<DescMessage>>;
+    try {
+      call = invoke(meta.service, meta.method, input, { metadata, deadline: Date.now() + timeoutMs, signal: controller.signal });
+    } catch (error) {
+      fail(error, false);
+      return;
     }
-    return output;
-  } catch (error) {
-    throw upstreamError(meta, error, timedOut ? timeoutMs : undefined);
-  } finally {
-    clearTimeout(timer);
-    reply.raw.off("close", onClose);
-  }
+    Promise.resolve(call).then(
+      (output) => {
+        if (output?.$typeName !== meta.method.output.typeName) {
+          fail(new TypeError(`the invoker returned ${String(output?.$typeName)}, expected ${meta.method.output.typeName}`), false);
+        } else if (settle()) resolve(output);
+      },
+      (error: unknown) => fail(error, false),
+    );
+  });
 }
 
 /** Invokers must throw FlotillaError; anything else is an upstream failure whose cause stays in the log. */

@@ -41,9 +41,17 @@ export function addFormParser(app: FastifyInstance): void {
   );
 }
 
+// Read once per method: getOption decodes the option from the descriptor's bytes each time.
+const httpOptions = new WeakMap<DescMethodUnary, { readonly value: optionsV1.Http | undefined }>();
+
 /** The method's `(flotilla.options.v1.http)`, when its contract declares one. */
 export function httpOptionOf(method: DescMethodUnary): optionsV1.Http | undefined {
-  return hasOption(method, optionsV1.http) ? getOption(method, optionsV1.http) : undefined;
+  let known = httpOptions.get(method);
+  if (known === undefined) {
+    known = { value: hasOption(method, optionsV1.http) ? getOption(method, optionsV1.http) : undefined };
+    httpOptions.set(method, known);
+  }
+  return known.value;
 }
 
 /**

@@ -37,7 +37,8 @@ export function decodeRequest(binding: Binding, input: HttpInput, registry?: Reg
   const schema = binding.meta.method.input;
   const options = { registry };
   const message = decodeBody(binding, input.body, registry);
-  if (binding.meta.body !== "*") {
+  // Most requests have no query string: nothing to build or merge then.
+  if (binding.meta.body !== "*" && hasKeys(input.query)) {
     const query = queryJson(binding, input.query);
     decodeOrThrow(schema, query, registry, () => mergeFromJson(schema, message, query, options));
   }
@@ -76,8 +77,7 @@ function pathJson(binding: Binding, params: HttpInput["params"]): JsonObject {
 
 function queryJson(binding: Binding, query: HttpInput["query"]): JsonObject {
   const json: JsonObject = {};
-  const bound = new Set<DescField>(binding.pathFields.map((f) => f[0]!));
-  if (binding.bodyField) bound.add(binding.bodyField);
+  const bound = boundFieldsOf(binding);
   for (const [key, raw] of Object.entries(query)) {
     if (raw === undefined) continue;
     const values = typeof raw === "string" ? [raw] : raw;
@@ -98,6 +98,25 @@ function queryJson(binding: Binding, query: HttpInput["query"]): JsonObject {
     }
   }
   return json;
+}
+
+// The fields the path and the body set, per binding: the query string may not set them again.
+const boundFields = new WeakMap<Binding, ReadonlySet<DescField>>();
+
+function boundFieldsOf(binding: Binding): ReadonlySet<DescField> {
+  let bound = boundFields.get(binding);
+  if (bound === undefined) {
+    const fields = new Set<DescField>(binding.pathFields.map((f) => f[0]!));
+    if (binding.bodyField) fields.add(binding.bodyField);
+    bound = fields;
+    boundFields.set(binding, bound);
+  }
+  return bound;
+}
+
+function hasKeys(object: object): boolean {
+  for (const _ in object) return true;
+  return false;
 }
 
 /** `a.b.c` to its field chain (proto or JSON names), or why it names no settable field. */
