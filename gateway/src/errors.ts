@@ -48,6 +48,20 @@ export const gatewayErrors = defineErrors({
     retryable: false,
     doc: "The HTTP request itself is malformed (a bad URL encoding, a body that does not match its Content-Length).",
   },
+  GW_ERR_REQUEST_TIMEOUT: {
+    rpc: "deadline_exceeded",
+    http: 408,
+    title: "Request timeout",
+    retryable: true,
+    doc: "The client took too long to send the request's headers or body (a slow or stalled connection); the connection is closed.",
+  },
+  GW_ERR_HEADERS_TOO_LARGE: {
+    rpc: "invalid_argument",
+    http: 431,
+    title: "Request header fields too large",
+    retryable: false,
+    doc: "The request's headers are larger than the server accepts; the connection is closed.",
+  },
   GW_ERR_PAYLOAD_TOO_LARGE: {
     rpc: "resource_exhausted",
     http: 413,

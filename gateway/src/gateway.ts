@@ -1,5 +1,6 @@
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import { AccessLog } from "./access-log.ts";
+import { answerClientError } from "./client-errors.ts";
 import { collectBindings } from "./bindings.ts";
 import { registerDocsRoutes } from "./docs.ts";
 import { gatewayErrors } from "./errors.ts";
@@ -39,6 +40,9 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     genReqId: requestIdOf,
     logController: new AccessLog(options.accessLog ?? true),
     return503OnClosing: true,
+    // Slow-client protection: the whole request (headers and body) must arrive in this time.
+    requestTimeout: options.requestReceiveTimeoutMs ?? 30_000,
+    clientErrorHandler: answerClientError,
     // Bad URL encodings reach here instead of Fastify's own JSON error.
     frameworkErrors: (error, request, reply) => {
       sendProblem(request, reply, error, bodyLimit);

@@ -63,6 +63,8 @@ export interface GatewayOptions {
   readonly accessLog?: boolean;
   /** Largest accepted request body in bytes (default 1 MiB). */
   readonly bodyLimit?: number;
+  /** Time a client may take to send a whole request, headers and body (default 30 s); then 408 and close. */
+  readonly requestReceiveTimeoutMs?: number;
   /** Time a call may take before the gateway answers 504 (default 15 s); also the call's deadline. */
   readonly requestTimeoutMs?: number;
   /** Backs `/readyz`; absent means always ready. */
