@@ -38,12 +38,17 @@ async function accepting(): Promise<boolean> {
 }
 
 async function startServer(): Promise<void> {
-  server = spawn("nats-server", ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], { stdio: "ignore" });
+  const child = spawn("nats-server", ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], { stdio: "ignore" });
+  server = child;
   const deadline = Date.now() + 10_000;
   while (!(await accepting())) {
     if (Date.now() > deadline) throw new Error(`nats-server did not start on ${port}`);
     await settle(50);
   }
+  // Another test may have taken the spare port between the probe and this spawn: then something else
+  // answers on it and our server exits, and stopping "our" server would stop nothing.
+  await settle(300);
+  if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited: port ${port} is taken by another process`);
 }
 
 async function killServer(): Promise<void> {
@@ -58,8 +63,16 @@ async function killServer(): Promise<void> {
 const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 before(async () => {
-  port = await sparePort();
-  await startServer();
+  // A spare port can be taken by a parallel test before our server binds it: try a few.
+  for (let attempt = 1; ; attempt++) {
+    port = await sparePort();
+    try {
+      await startServer();
+      return;
+    } catch (error) {
+      if (attempt === 5) throw error;
+    }
+  }
 });
 
 after(async () => {
