@@ -282,7 +282,7 @@ console.log(
 );
 if (nats) console.log(`  NATS: ${values.nats === "own" ? "own nats-server at " : ""}${nats.url}, subjects ${names.subjectPrefix}.*; PostgreSQL databases ${names.databasePrefix}*`);
 console.log("  ws   a bare ws WebSocketServer (ws 8, no compression) that accepts, holds, and sends one payload to every socket in a loop");
-console.log("  hub  the messaging service's realtime hub (authenticated sockets, hello/ready, one NATS subscription per user);");
+console.log("  hub  the messaging service's realtime hub (authenticated sockets, hello/ready, one NATS subscription per replica);");
 console.log("       fan-out: a message sent on replica A (contract handler: PostgreSQL transaction, outbox) reaches sockets on replica B");
 
 const holds = new Map<string, HoldResult[]>(contenders.map((c) => [c, []]));

@@ -7,8 +7,8 @@ import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { after, before, test } from "node:test";
 import { messagingEventsV1, messagingV1 } from "@flotilla/contracts";
-import { topicToken } from "@flotilla/kit";
 import { decodeEvent, MemoryBroadcast, MemoryBroadcastHub, MemoryBus, PgliteProvider } from "@flotilla/kit/internal";
+import { REALTIME_TOPIC } from "../src/realtime/hub.ts";
 import { createIssuer, eventually, type Hosted, hostMessaging, type Issuer } from "./support.ts";
 import { type Frame, TestClient } from "./ws-client.ts";
 
@@ -66,6 +66,7 @@ test("a message sent on replica A reaches its recipient's socket on replica B", 
   assert.equal((got.message as { text: string }).text, "hello bob");
   assert.equal((got.message as { sender_id: string }).sender_id, "alice");
   await alice.waitFor(isMessage(1), "alice's own message on her socket");
+  assert.equal(bob.binaryFrames + alice.binaryFrames, 0, "frames forwarded from the broadcast go out as text");
   await Promise.all([bob.close(), alice.close()]);
 });
 
@@ -94,8 +95,7 @@ test("a lost fan-out hint is filled from the database on the next message (no ga
   await send(A().svc, "eve", conv, "one");
   await fay.waitFor(isMessage(1), "message 1");
   // Seq 2 is stored but its hint never goes out (as when NATS drops it).
-  const topic = `user.${topicToken("fay")}`;
-  const handlers = hub.topics.get(topic)!;
+  const handlers = hub.topics.get(REALTIME_TOPIC)!;
   const saved = [...handlers];
   handlers.clear();
   await send(A().svc, "eve", conv, "two");
@@ -104,6 +104,55 @@ test("a lost fan-out hint is filled from the database on the next message (no ga
   await fay.waitFor(isMessage(3), "message 3");
   assert.deepEqual(fay.seqs(conv), [1, 2, 3]);
   await fay.close();
+});
+
+test("each replica holds one broadcast subscription, whatever the number of users connected to it", async () => {
+  const conv = await direct("hal", "dan");
+  const hal = new TestClient(A().url, { token: tokens.hal });
+  const dan = new TestClient(B().url, { token: tokens.dan });
+  await hal.hello({ [conv]: 0 });
+  await dan.hello({ [conv]: 0 });
+  assert.equal(hub.topics.get(REALTIME_TOPIC)?.size, 2, "one subscription per replica");
+  const dan2 = new TestClient(B().url, { token: tokens.dan });
+  const hal2 = new TestClient(A().url, { token: tokens.gus });
+  await dan2.hello({ [conv]: 0 });
+  await hal2.hello({});
+  assert.equal(hub.topics.get(REALTIME_TOPIC)?.size, 2, "more users and sockets add none");
+  assert.deepEqual([...hub.topics.keys()], [REALTIME_TOPIC]);
+  await send(A().svc, "hal", conv, "hi");
+  await dan.waitFor(isMessage(1), "message 1");
+  await dan2.waitFor(isMessage(1), "message 1 on dan's second socket");
+  await hal.waitFor(isMessage(1), "the sender's own copy");
+  await dan2.close();
+  await hal2.close();
+  await hal.close();
+  await dan.close();
+});
+
+test("a replica delivers a broadcast only to the recipients it names (per-user isolation)", async () => {
+  const conv = await direct("alice", "gus");
+  const alice = new TestClient(B().url, { token: tokens.alice });
+  const gus = new TestClient(B().url, { token: tokens.gus });
+  await alice.hello({});
+  await gus.hello({ [conv]: 0 });
+  const publisher = new MemoryBroadcast({ hub });
+  const frame = (userId: string) => JSON.stringify({ type: "presence", user_id: userId, online: true });
+  await publisher.publish(REALTIME_TOPIC, new TextEncoder().encode(`["gus"]\n${frame("for-gus")}`));
+  // Unreadable payloads are ignored, not delivered to anyone, and do not stop the next ones.
+  await publisher.publish(REALTIME_TOPIC, new TextEncoder().encode(frame("no-recipient-line")));
+  await publisher.publish(REALTIME_TOPIC, new TextEncoder().encode(`{"gus":1}\n${frame("recipients-not-a-list")}`));
+  await publisher.publish(REALTIME_TOPIC, new TextEncoder().encode(`["alice"]\n${frame("for-alice")}`));
+  await alice.waitFor((f) => f.type === "presence" && f.user_id === "for-alice", "alice's frame");
+  await send(A().svc, "alice", conv, "after");
+  await gus.waitFor(isMessage(1), "message 1");
+  const presences = (c: TestClient) => c.frames.filter((f) => f.type === "presence").map((f) => f.user_id);
+  assert.ok(presences(gus).includes("for-gus"));
+  assert.ok(!presences(gus).includes("for-alice"));
+  assert.ok(!presences(alice).includes("for-gus"));
+  for (const c of [alice, gus]) for (const bad of ["no-recipient-line", "recipients-not-a-list"]) assert.ok(!presences(c).includes(bad));
+  await publisher.close();
+  await alice.close();
+  await gus.close();
 });
 
 test("a resume position beyond the newest message is taken as the newest: later messages still arrive", async () => {
@@ -253,11 +302,11 @@ test("a client that does not read is closed as a slow consumer (4008), not buffe
   socket.off("data", onData);
   socket.pause();
   const publisher = new MemoryBroadcast({ hub });
-  const big = new TextEncoder().encode(JSON.stringify({ type: "presence", user_id: "x".repeat(64 * 1024), online: true }));
+  const big = new TextEncoder().encode(`["eve"]\n${JSON.stringify({ type: "presence", user_id: "x".repeat(64 * 1024), online: true })}`);
   let sent = 0;
   const until = Date.now() + 30_000;
   while (!serverSide!.destroyed && Date.now() < until) {
-    await publisher.publish(`user.${topicToken("eve")}`, big);
+    await publisher.publish(REALTIME_TOPIC, big);
     sent++;
     await new Promise((r) => setImmediate(r));
   }

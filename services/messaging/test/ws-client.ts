@@ -9,6 +9,8 @@ export interface Frame {
 export class TestClient {
   readonly ws: WebSocket;
   readonly frames: Frame[] = [];
+  /** Server frames sent as binary: the protocol is JSON text, so always 0. */
+  binaryFrames = 0;
   closed: { code: number; reason: string } | undefined;
   readonly opened: Promise<void>;
   readonly done: Promise<{ code: number; reason: string }>;
@@ -16,7 +18,10 @@ export class TestClient {
   constructor(url: string, options: { token?: string; protocols?: string[]; headers?: Record<string, string> } = {}) {
     const headers = { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers };
     this.ws = new WebSocket(url, options.protocols ?? [], { headers });
-    this.ws.on("message", (data) => this.frames.push(JSON.parse(String(data)) as Frame));
+    this.ws.on("message", (data, isBinary) => {
+      if (isBinary) this.binaryFrames++;
+      this.frames.push(JSON.parse(String(data)) as Frame);
+    });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once("open", () => resolve());
       this.ws.once("unexpected-response", (_req, res) => reject(Object.assign(new Error(`handshake refused: ${res.statusCode}`), { status: res.statusCode })));

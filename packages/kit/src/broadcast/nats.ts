@@ -13,8 +13,8 @@ export type NatsBroadcastOptions = ({ servers: string | string[] } | { connectio
 
 /**
  * Broadcast over core NATS subjects (no JetStream: nothing is stored). A
- * replica subscribes to the topics of the users connected to it; a publish
- * reaches every replica subscribed at that moment.
+ * publish reaches every subscription live at that moment, on any replica
+ * (messaging: one topic that every replica subscribes, decision 0011).
  */
 export class NatsBroadcast implements Broadcast {
   readonly #nc: NatsConnection;

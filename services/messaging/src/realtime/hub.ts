@@ -1,8 +1,14 @@
 // The realtime hub of one replica: the sockets of the users connected here,
-// one broadcast subscription per such user (topic `user.<base64url id>`), and
-// the fan-out of new messages, receipts, typing and presence to every replica.
+// ONE broadcast subscription for the whole replica (topic `realtime`), and the
+// fan-out of new messages, receipts, typing and presence to every replica.
+//
+// A payload names its recipients and carries the event once: one publish per
+// conversation (not per member), and each replica routes it to the sockets of
+// the recipients it holds. A user gets only what was addressed to them, and
+// the sender computed the recipients from the database (the members of the
+// conversation, or a user's contacts for presence). See decision 0011.
 import type { messagingV1 } from "@flotilla/contracts";
-import { type Broadcast, type BroadcastSubscription, type Database, type Logger, topicToken } from "@flotilla/kit";
+import type { Broadcast, BroadcastSubscription, Database, Logger } from "@flotilla/kit";
 import type { WebSocket } from "ws";
 import { checkMember, type Fanout } from "../conversations.ts";
 import * as store from "../store.ts";
@@ -24,12 +30,35 @@ interface UserEntry {
   connections: Set<Connection>;
   /** Connections open or about to open (between prepare and attach). */
   refs: number;
-  subscription: Promise<BroadcastSubscription>;
 }
+
+/** The one topic every replica subscribes: payloads are `<JSON recipients>\n<event JSON>`. */
+export const REALTIME_TOPIC = "realtime";
+// Recipients per payload: a group of 10 000 is a handful of payloads, each far
+// below NATS's default 1 MB max_payload even with long user ids.
+const MAX_RECIPIENT_BYTES = 256 * 1024;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const topicOf = (userId: string) => `user.${topicToken(userId)}`;
+
+/** Splits the recipients into JSON arrays of at most MAX_RECIPIENT_BYTES (never an empty one). */
+export function recipientChunks(users: readonly string[], maxBytes = MAX_RECIPIENT_BYTES): string[] {
+  const chunks: string[] = [];
+  let part: string[] = [];
+  let bytes = 2;
+  for (const user of users) {
+    const size = Buffer.byteLength(JSON.stringify(user)) + 1;
+    if (part.length > 0 && bytes + size > maxBytes) {
+      chunks.push(JSON.stringify(part));
+      part = [];
+      bytes = 2;
+    }
+    part.push(user);
+    bytes += size;
+  }
+  if (part.length > 0) chunks.push(JSON.stringify(part));
+  return chunks;
+}
 
 export class RealtimeHub implements Fanout {
   readonly #o: HubOptions;
@@ -37,6 +66,8 @@ export class RealtimeHub implements Fanout {
   readonly #heartbeat: NodeJS.Timeout;
   /** What every connection shares: built once, not a set of closures per socket. */
   readonly #shared: Omit<ConnectionDeps, "userId" | "ws" | "closed">;
+  /** The replica's subscription, made on the first connect (and again after it failed). */
+  #subscription: Promise<BroadcastSubscription> | undefined;
   #stopped = false;
 
   constructor(options: HubOptions) {
@@ -63,25 +94,23 @@ export class RealtimeHub implements Fanout {
   }
 
   /**
-   * Subscribes to the user's feed before the socket opens, so that nothing
-   * published from then on can be missed by the resume. Returns a release for
-   * when the upgrade fails instead.
+   * Makes sure the replica's subscription is live and the user is routed here
+   * before the socket opens, so that nothing published from then on can be
+   * missed by the resume. Returns a release for when the upgrade fails instead.
    */
   async prepare(userId: string): Promise<() => void> {
     if (this.#stopped) throw new Error("the realtime hub is stopping");
+    await this.#subscribed();
     let entry = this.#users.get(userId);
     if (!entry) {
-      const connections = new Set<Connection>();
-      const subscription = this.#o.broadcast.subscribe(topicOf(userId), (payload) => this.#onPayload(connections, payload));
-      entry = { connections, refs: 0, subscription };
+      entry = { connections: new Set(), refs: 0 };
       this.#users.set(userId, entry);
-      subscription.catch(() => this.#users.get(userId) === entry && this.#users.delete(userId));
     }
     entry.refs++;
-    await entry.subscription;
+    const held = entry;
     let released = false;
     return () => {
-      if (!released) this.#release(userId, entry);
+      if (!released) this.#release(userId, held);
       released = true;
     };
   }
@@ -123,36 +152,61 @@ export class RealtimeHub implements Fanout {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#heartbeat);
-    const entries = [...this.#users.values()];
-    for (const entry of entries) for (const c of entry.connections) c.close(CloseCode.restart, "server restarting; resume");
-    await Promise.all(entries.map(async (e) => (await e.subscription.catch(() => undefined))?.unsubscribe()));
+    for (const entry of this.#users.values()) for (const c of entry.connections) c.close(CloseCode.restart, "server restarting; resume");
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    await (await subscription?.catch(() => undefined))?.unsubscribe();
     this.#users.clear();
+  }
+
+  #subscribed(): Promise<BroadcastSubscription> {
+    if (!this.#subscription) {
+      const subscription = this.#o.broadcast.subscribe(REALTIME_TOPIC, (payload) => this.#onPayload(payload));
+      this.#subscription = subscription;
+      // A failed subscribe (broadcast down) is retried by the next connect.
+      subscription.catch(() => {
+        if (this.#subscription === subscription) this.#subscription = undefined;
+      });
+    }
+    return this.#subscription;
   }
 
   #release(userId: string, entry: UserEntry): void {
     entry.refs--;
     if (entry.refs > 0 || this.#users.get(userId) !== entry) return;
     this.#users.delete(userId);
-    void entry.subscription.then((s) => s.unsubscribe()).catch(() => {});
   }
 
-  #onPayload(connections: Set<Connection>, payload: Uint8Array): void {
+  #onPayload(payload: Uint8Array): void {
+    const all = decoder.decode(payload);
+    const split = all.indexOf("\n");
+    let recipients: unknown;
     let event: Event;
-    const text = decoder.decode(payload);
+    const text = all.slice(split + 1);
     try {
+      if (split < 0) throw new Error("no recipient line");
+      recipients = JSON.parse(all.slice(0, split));
+      if (!Array.isArray(recipients)) throw new Error("recipients are not a list");
       event = JSON.parse(text) as Event;
     } catch (error) {
       this.#o.log.warn({ err: error }, "unreadable broadcast payload ignored");
       return;
     }
-    // The payload is the event's JSON (#publish), which is also its client frame: forwarded as is.
-    for (const c of connections) c.push(event, text);
+    // The event's JSON (#publish) is also its client frame: forwarded as is.
+    for (const user of recipients) {
+      if (typeof user !== "string") continue;
+      const entry = this.#users.get(user);
+      if (entry) for (const c of entry.connections) c.push(event, text);
+    }
   }
 
   #publish(users: readonly string[], event: Event): void {
-    const payload = encoder.encode(JSON.stringify(event));
-    for (const user of users) {
-      this.#o.broadcast.publish(topicOf(user), payload).catch((error: unknown) => this.#o.log.warn({ err: error }, "realtime fan-out failed; clients catch up by seq"));
+    if (users.length === 0) return;
+    const body = `\n${JSON.stringify(event)}`;
+    for (const recipients of recipientChunks(users)) {
+      this.#o.broadcast
+        .publish(REALTIME_TOPIC, encoder.encode(recipients + body))
+        .catch((error: unknown) => this.#o.log.warn({ err: error }, "realtime fan-out failed; clients catch up by seq"));
     }
   }
 
