@@ -57,7 +57,8 @@ describe("edge over HTTP", () => {
     const ok = await request(gw.base, "/v1/catalog/events", { headers: { origin: "https://app.example.com" } });
     assert.equal(ok.headers.get("access-control-allow-origin"), "https://app.example.com");
     assert.equal(ok.headers.get("access-control-allow-credentials"), "true");
-    assert.match(ok.headers.get("access-control-expose-headers") ?? "", /x-request-id/);
+    const exposed = ok.headers.get("access-control-expose-headers") ?? "";
+    for (const header of ["x-request-id", "etag", "idempotent-replayed", "x-cache", "ratelimit-remaining"]) assert.match(exposed, new RegExp(`\\b${header}\\b`));
     assert.match(ok.headers.get("vary") ?? "", /Origin/);
 
     const other = await request(gw.base, "/v1/catalog/events", { headers: { origin: "https://evil.example" } });

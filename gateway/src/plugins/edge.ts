@@ -18,7 +18,8 @@ export interface EdgeOptions {
 }
 
 // Response headers a browser app may read besides the CORS-safelisted ones.
-const EXPOSED = "x-request-id, etag, location, retry-after, www-authenticate, ratelimit-limit, ratelimit-remaining, ratelimit-reset";
+const EXPOSED =
+  "x-request-id, etag, age, x-cache, location, retry-after, www-authenticate, idempotent-replayed, x-flotilla-fallback, ratelimit-limit, ratelimit-remaining, ratelimit-reset";
 const HEADER_LIST = /^[A-Za-z0-9-]+(\s*,\s*[A-Za-z0-9-]+)*$/;
 
 export function edge(options: EdgeOptions): GatewayPlugin {
