@@ -97,7 +97,9 @@ test("in a real browser: the sign-in page signs in from its own origin; a form p
     assert.equal(callback.searchParams.get("iss"), base);
 
     const refused = page.waitForResponse((r) => r.url() === `${base}/oauth2/authorize` && r.request().method() === "POST");
-    await page.goto(`http://localhost:${evilPort}/`);
+    // The page posts its form while loading: wait only for the navigation to commit, or the
+    // form's own navigation may abort this one.
+    await page.goto(`http://localhost:${evilPort}/`, { waitUntil: "commit" });
     const response = await refused;
     assert.equal(response.status(), 403);
     assert.equal(response.headers().location, undefined);
