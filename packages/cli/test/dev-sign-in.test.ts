@@ -96,10 +96,13 @@ test("in a real browser: the sign-in page signs in from its own origin; a form p
     assert.equal(callback.searchParams.get("state"), "s-1");
     assert.equal(callback.searchParams.get("iss"), base);
 
-    const refused = page.waitForResponse((r) => r.url() === `${base}/oauth2/authorize` && r.request().method() === "POST");
+    // A page of its own: the first one is still on its way to the (closed) redirect URI, whose
+    // error page would interrupt a new navigation there.
+    const other = await browser.newPage();
+    const refused = other.waitForResponse((r) => r.url() === `${base}/oauth2/authorize` && r.request().method() === "POST");
     // The page posts its form while loading: wait only for the navigation to commit, or the
     // form's own navigation may abort this one.
-    await page.goto(`http://localhost:${evilPort}/`, { waitUntil: "commit" });
+    await other.goto(`http://localhost:${evilPort}/`, { waitUntil: "commit" });
     const response = await refused;
     assert.equal(response.status(), 403);
     assert.equal(response.headers().location, undefined);
