@@ -6,28 +6,22 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { messagingEventsV1, messagingV1 } from "@flotilla/contracts";
 import type { CloudEvent } from "@flotilla/kit";
-import { decodeEvent, PgliteProvider } from "@flotilla/kit/internal";
-import { createIssuer, type Hosted, hostMessaging, type Issuer } from "../../messaging/test/support.ts";
+import { decodeEvent } from "@flotilla/kit/internal";
+import type { Hosted, Issuer } from "../../messaging/test/support.ts";
 import { decryptWebPush } from "./fakes/fake-web-push.ts";
-import { eventually, GRACE_MS, type Harness, startHarness } from "./harness.ts";
+import { eventually, GRACE_MS, type Harness } from "./harness.ts";
+import { type MessagingWorld, startMessagingWorld } from "./messaging-world.ts";
 
-let provider: PgliteProvider;
+let world: MessagingWorld;
 let h: Harness;
 let messaging: Hosted;
 let issuer: Issuer;
 
 before(async () => {
-  provider = new PgliteProvider();
-  h = await startHarness(provider, new Date());
-  issuer = await createIssuer();
-  messaging = await hostMessaging({ issuer, provider, bus: h.bus });
+  world = await startMessagingWorld();
+  ({ h, messaging, issuer } = world);
 });
-
-after(async () => {
-  await messaging.stop();
-  await h.stop();
-  await provider.close();
-});
+after(() => world.stop());
 
 const state = (messageId: string, want: string) =>
   eventually(async () => {

@@ -5,28 +5,20 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { messagingV1 } from "@flotilla/contracts";
-import { PgliteProvider } from "@flotilla/kit/internal";
-import { createIssuer, type Hosted, hostMessaging, type Issuer } from "../../messaging/test/support.ts";
-import { eventually, GRACE_MS, type Harness, startHarness } from "./harness.ts";
+import type { Hosted, Issuer } from "../../messaging/test/support.ts";
+import { eventually, GRACE_MS, type Harness } from "./harness.ts";
+import { type MessagingWorld, startMessagingWorld } from "./messaging-world.ts";
 
-let provider: PgliteProvider;
+let world: MessagingWorld;
 let h: Harness;
 let messaging: Hosted;
 let issuer: Issuer;
 
 before(async () => {
-  provider = new PgliteProvider();
-  // Messaging stamps messages with the real time: the service clock starts there.
-  h = await startHarness(provider, new Date());
-  issuer = await createIssuer();
-  messaging = await hostMessaging({ issuer, provider, bus: h.bus });
+  world = await startMessagingWorld();
+  ({ h, messaging, issuer } = world);
 });
-
-after(async () => {
-  await messaging.stop();
-  await h.stop();
-  await provider.close();
-});
+after(() => world.stop());
 
 const state = (messageId: string, userId: string, want: string) =>
   eventually(async () => {
