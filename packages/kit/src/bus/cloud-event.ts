@@ -25,11 +25,20 @@ export interface CreateEventOptions {
  *   bus.subscribe({ consumer: "notifications.event-published", type: eventTypeOf(EventPublishedSchema) }, ...)
  */
 export function eventTypeOf(schema: DescMessage): string {
-  if (!hasOption(schema, optionsV1.event_type)) {
-    throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `${schema.typeName} is not an event: it has no (flotilla.options.v1.event_type) option`);
+  let type = eventTypes.get(schema);
+  if (type === undefined) {
+    if (!hasOption(schema, optionsV1.event_type)) {
+      throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `${schema.typeName} is not an event: it has no (flotilla.options.v1.event_type) option`);
+    }
+    type = getOption(schema, optionsV1.event_type);
+    eventTypes.set(schema, type);
   }
-  return getOption(schema, optionsV1.event_type);
+  return type;
 }
+
+// Reading an option decodes the descriptor's extensions each time: every
+// event created or decoded asks, so remember the answer per schema.
+const eventTypes = new WeakMap<DescMessage, string>();
 
 /**
  * Wraps a protobuf event message in a CloudEvent:

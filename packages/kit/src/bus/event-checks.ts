@@ -5,10 +5,17 @@ import type { CloudEvent } from "./types.ts";
 // so both backends accept only what is a legal, wildcard-free subject.
 const EVENT_TYPE = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
+// A service publishes a handful of types, each checked again for every event:
+// remember the ones that passed (bounded, so hostile input cannot grow it).
+const knownGood = new Set<string>();
+const KNOWN_GOOD_MAX = 1024;
+
 export function checkEventType(type: unknown): asserts type is string {
+  if (typeof type === "string" && knownGood.has(type)) return;
   if (typeof type !== "string" || !EVENT_TYPE.test(type)) {
     throw kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `invalid event type ${JSON.stringify(type)}: expected dot-separated tokens of letters, digits, "_" or "-"`);
   }
+  if (knownGood.size < KNOWN_GOOD_MAX) knownGood.add(type);
 }
 
 /** Rejects an event the bus could not carry faithfully, before anything is stored. */
