@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { enqueue, migrate, NatsBus, OutboxRelay, outboxMigrations, PostgresProvider } from "@flotilla/kit/internal";
 import type { ConsumerInit, ConsumerReport } from "./e2e-consumer.ts";
+import { machineBusyMs, postgresBackendPids, processCpuMs } from "../support/engines.ts";
 import { benchEvent } from "./payload.ts";
 import type { FlowResult } from "./raw-jetstream.ts";
 import type { Run } from "./setup.ts";
@@ -41,6 +42,12 @@ export interface E2eResult extends FlowResult {
   producerCpuUsPerEvent: number;
   /** CPU time of the consuming process in the window, per event it handled in it. */
   consumerCpuUsPerEvent: number;
+  /** CPU time of the PostgreSQL backends serving both services, per event handled (background writers not included). */
+  postgresCpuUsPerEvent: number;
+  /** CPU time of nats-server per event handled, when the run started its own (NaN otherwise). */
+  natsCpuUsPerEvent: number;
+  /** Busy CPU time of the whole machine per event handled: meaningful only when nothing else runs. */
+  machineCpuUsPerEvent: number;
 }
 
 interface Consumer {
@@ -119,7 +126,17 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
     let committedTotal = 0;
     const stats = consumer;
     // CPU of both processes over the window, per event: where the time goes, and less moved than rates by other load.
-    const cpu = { producer: [0, 0], consumer: [0, 0], handled: [0, 0] };
+    const cpu = { producer: [0, 0], consumer: [0, 0], handled: [0, 0], postgres: [0, 0], nats: [0, 0], machine: [0, 0] };
+    // The backends of both services' pools, looked up once the pools are open (just before the window).
+    let backends: number[] = [];
+    const lookup = setTimeout(
+      () => {
+        void postgresBackendPids(run.postgresUrl, run.databasePrefix).then((pids) => {
+          backends = pids;
+        });
+      },
+      Math.max(0, window.start - now() - Math.min(300, options.warmupMs / 2)),
+    );
     const producerCpuMs = () => {
       const { user, system } = process.cpuUsage();
       return (user + system) / 1000;
@@ -128,6 +145,9 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
       cpu.producer[i] = producerCpuMs();
       cpu.consumer[i] = stats.cpuMs();
       cpu.handled[i] = stats.handled();
+      cpu.postgres[i] = backends.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+      cpu.nats[i] = run.natsPid === undefined ? Number.NaN : processCpuMs(run.natsPid);
+      cpu.machine[i] = machineBusyMs();
     };
     const marks = [setTimeout(() => mark(0), window.start - now()), setTimeout(() => mark(1), window.end - now())];
     // With --progress: where the events are every half second, and how busy this process is.
@@ -175,11 +195,13 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
     await Promise.all(Array.from({ length: options.writers }, (_, w) => writer(w)));
     await settle(() => stats.handled() >= committedTotal, options.drainMs);
     clearInterval(progress);
-    for (const timer of marks) clearTimeout(timer);
+    for (const timer of [...marks, lookup]) clearTimeout(timer);
     const { failures } = await relay.stats();
     await relay.stop();
     const handledAt = await consumer.finish();
 
+    const handledInWindow = (cpu.handled[1] ?? 0) - (cpu.handled[0] ?? 0);
+    const perHandled = (what: "consumer" | "postgres" | "nats" | "machine") => (((cpu[what][1] ?? 0) - (cpu[what][0] ?? 0)) * 1000) / handledInWindow;
     const latencies: number[] = [];
     let delivered = 0;
     for (const [id, at] of handledAt) {
@@ -197,7 +219,10 @@ export async function e2e(run: Run, options: E2eOptions): Promise<E2eResult> {
       undelivered: committedAt.size,
       relayFailures: failures,
       producerCpuUsPerEvent: (((cpu.producer[1] ?? 0) - (cpu.producer[0] ?? 0)) * 1000) / committed,
-      consumerCpuUsPerEvent: (((cpu.consumer[1] ?? 0) - (cpu.consumer[0] ?? 0)) * 1000) / ((cpu.handled[1] ?? 0) - (cpu.handled[0] ?? 0)),
+      consumerCpuUsPerEvent: perHandled("consumer"),
+      postgresCpuUsPerEvent: perHandled("postgres"),
+      natsCpuUsPerEvent: perHandled("nats"),
+      machineCpuUsPerEvent: perHandled("machine"),
     };
   } finally {
     if (consumer?.child.connected) consumer.child.kill();

@@ -2,6 +2,7 @@
 // durable pull consumer acking each message, no outbox, no inbox, no database.
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { processCpuMs } from "../support/engines.ts";
 import { benchEvent, wireSize } from "./payload.ts";
 import type { Run } from "./setup.ts";
 import { type Latency, now, settle, summarise, Window } from "./stats.ts";
@@ -16,6 +17,13 @@ export interface FlowResult {
   undelivered: number;
 }
 
+export interface RawJetStreamResult extends FlowResult {
+  /** CPU time of this process (publisher and consumer) per message delivered in the window. */
+  clientCpuUsPerEvent: number;
+  /** CPU time of nats-server per message delivered, when the run started its own (NaN otherwise). */
+  natsCpuUsPerEvent: number;
+}
+
 export interface RawJetStreamOptions {
   warmupMs: number;
   durationMs: number;
@@ -23,7 +31,7 @@ export interface RawJetStreamOptions {
   drainMs: number;
 }
 
-export async function rawJetStream(run: Run, options: RawJetStreamOptions): Promise<FlowResult> {
+export async function rawJetStream(run: Run, options: RawJetStreamOptions): Promise<RawJetStreamResult> {
   const stream = run.stream("raw");
   const subject = `${run.subjectPrefix("raw")}.msg`;
   const size = wireSize(benchEvent("writer-0-0"));
@@ -40,6 +48,14 @@ export async function rawJetStream(run: Run, options: RawJetStreamOptions): Prom
     let delivered = 0;
     let pendingInWindow = 0;
     const latencies: number[] = [];
+    const cpu = { client: [0, 0], nats: [0, 0], delivered: [0, 0] };
+    const mark = (i: 0 | 1) => {
+      const { user, system } = process.cpuUsage();
+      cpu.client[i] = (user + system) / 1000;
+      cpu.nats[i] = run.natsPid === undefined ? Number.NaN : processCpuMs(run.natsPid);
+      cpu.delivered[i] = delivered;
+    };
+    const marks = [setTimeout(() => mark(0), window.start - now()), setTimeout(() => mark(1), window.end - now())];
 
     const consumer = await jetstream(sub).consumers.get(stream, "raw");
     const messages = await consumer.consume({ max_messages: 512 });
@@ -70,7 +86,11 @@ export async function rawJetStream(run: Run, options: RawJetStreamOptions): Prom
     await settle(() => pendingInWindow <= 0, options.drainMs);
     messages.stop();
     await consuming;
+    for (const timer of marks) clearTimeout(timer);
+    const perDelivered = (what: "client" | "nats") => (((cpu[what][1] ?? 0) - (cpu[what][0] ?? 0)) * 1000) / ((cpu.delivered[1] ?? 0) - (cpu.delivered[0] ?? 0));
     return {
+      clientCpuUsPerEvent: perDelivered("client"),
+      natsCpuUsPerEvent: perDelivered("nats"),
       producedPerSec: published / window.seconds,
       deliveredPerSec: delivered / window.seconds,
       latency: summarise(latencies),

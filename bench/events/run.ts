@@ -7,7 +7,8 @@
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { e2e, type E2eResult } from "./e2e.ts";
-import { type FlowResult, rawJetStream } from "./raw-jetstream.ts";
+import { startOwnNats } from "../support/engines.ts";
+import { type FlowResult, type RawJetStreamResult, rawJetStream } from "./raw-jetstream.ts";
 import { newRun } from "./setup.ts";
 import { eventStore, rawInsert, type StoreResult } from "./store.ts";
 
@@ -30,9 +31,11 @@ const { values } = parseArgs({
     progress: { type: "boolean", default: process.env.BENCH_PROGRESS === "1" },
     "batch-handler": { type: "boolean", default: process.env.BENCH_BATCH_HANDLER === "1" },
     rate: { type: "string", default: process.env.BENCH_RATE ?? "0" },
+    "events-per-tx": { type: "string", default: process.env.BENCH_EVENTS_PER_TX ?? "10,1" },
     only: { type: "string", default: process.env.BENCH_ONLY ?? "" },
     postgres: { type: "string", default: process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
-    nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222" },
+    // "own": a nats-server with JetStream of the benchmark's own, so its CPU per event can be shown.
+    nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "own" },
   },
 });
 
@@ -59,6 +62,7 @@ if (!Number.isInteger(offeredRate) || offeredRate < 0) {
   console.error(`--rate must be a whole number of events per second (0: as fast as the writers can), got "${values.rate}"`);
   process.exit(2);
 }
+const eventsPerTxList = values["events-per-tx"].split(",").map((v) => positive("events-per-tx", v));
 const only = values.only.split(",").filter((s) => s !== "");
 const unknown = only.filter((o) => !(CONTENDERS as readonly string[]).includes(o));
 if (unknown.length > 0) {
@@ -69,11 +73,12 @@ const selected = (name: (typeof CONTENDERS)[number]) => only.length === 0 || onl
 // A backlog left at the end of the window gets this long to drain, so its latency counts.
 const drainMs = Math.max(5000, durationMs);
 
-const run = newRun({ postgresUrl: values.postgres, natsUrl: values.nats });
+const ownNats = values.nats === "own" ? await startOwnNats({ jetstream: true }) : undefined;
+const run = newRun({ postgresUrl: values.postgres, natsUrl: ownNats?.url ?? values.nats, ...(ownNats === undefined ? {} : { natsPid: ownNats.pid }) });
 let interrupted = false;
 let cleaning: Promise<void> | undefined;
 const cleanup = () => {
-  cleaning ??= run.cleanup();
+  cleaning ??= run.cleanup().finally(() => ownNats?.stop());
   return cleaning;
 };
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -94,11 +99,11 @@ console.log(
     .join(" ")}, ${warmupMs} ms warm-up + ${durationMs} ms measured per case`,
 );
 
-const flows = new Map<string, FlowResult | E2eResult>();
+const flows = new Map<string, FlowResult | E2eResult | RawJetStreamResult>();
 const stores = new Map<string, StoreResult>();
 try {
   if (selected("e2e")) {
-    for (const eventsPerTx of [10, 1]) {
+    for (const eventsPerTx of eventsPerTxList) {
       const name = `e2e b${eventsPerTx} w${writers}${offeredRate > 0 ? ` at ${offeredRate} ev/s` : ""}${values["batch-handler"] ? " batch-handler" : ""}`;
       const r = await e2e(run, {
         warmupMs,
@@ -152,6 +157,23 @@ if (stores.size > 0) {
   console.log("|---|--:|--:|--:|--:|");
   for (const [name, r] of stores) {
     console.log(`| ${name} | ${rate(r.commitsPerSec)} | ${rate(r.eventsPerSec)} | ${ms(r.latency.p50Ms)} | ${ms(r.latency.p99Ms)} |`);
+  }
+}
+
+// What each process spent per event, and the rate the machine could carry if
+// it ran nothing else: cores / all of it (the steadier comparison on a busy machine).
+const cores = cpus().length;
+const us = (n: number) => (Number.isNaN(n) ? "—" : n.toFixed(1));
+const cpuRows = [...flows].filter((entry): entry is [string, E2eResult | RawJetStreamResult] => "natsCpuUsPerEvent" in entry[1]);
+if (cpuRows.length > 0) {
+  console.log("\n| contender | CPU µs/event: producer | consumer | PostgreSQL backends | nats-server | sum | CPU-bound ceiling ev/s | machine busy µs/event |");
+  console.log("|---|--:|--:|--:|--:|--:|--:|--:|");
+  for (const [name, r] of cpuRows) {
+    const parts = "producerCpuUsPerEvent" in r ? [r.producerCpuUsPerEvent, r.consumerCpuUsPerEvent, r.postgresCpuUsPerEvent] : [r.clientCpuUsPerEvent, 0, 0];
+    const sum = [...parts, r.natsCpuUsPerEvent].filter((n) => !Number.isNaN(n)).reduce((a, b) => a + b, 0);
+    const machine = "machineCpuUsPerEvent" in r ? us(r.machineCpuUsPerEvent) : "—";
+    const shown = "producerCpuUsPerEvent" in r ? parts.map(us) : [`${us(r.clientCpuUsPerEvent)} (one process)`, "—", "—"];
+    console.log(`| ${name} | ${shown.join(" | ")} | ${us(r.natsCpuUsPerEvent)} | ${us(sum)} | ${rate((cores * 1e6) / sum)} | ${machine} |`);
   }
 }
 

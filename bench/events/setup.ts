@@ -10,6 +10,8 @@ import postgres from "postgres";
 export interface Servers {
   postgresUrl: string;
   natsUrl: string;
+  /** The nats-server process, when the run started its own: its CPU is then shown. */
+  natsPid?: number;
 }
 
 export interface Run extends Servers {
