@@ -34,7 +34,9 @@ test("no accepted write and no event is lost while NATS is down for 20 s", async
 
   await writer.waitFor(/^writes-done$/m, 30_000);
   assert.deepEqual(writer.lines(/^write-failed/), [], "every write was accepted");
-  assert.ok(duringOutage >= 100, `writes went on while NATS was down (${duringOutage})`);
+  // 200 at the nominal pace; a loaded machine slows the writer down, but a
+  // write path that waited for the broker would stall after the first few.
+  assert.ok(duringOutage >= 20, `writes went on while NATS was down (${duringOutage})`);
   const ids = writer.lines(/^committed /).map((line) => line.split(" ")[2] as string);
   assert.equal(ids.length, WRITES);
   assert.equal(await w.number("publisher", "SELECT count(*) AS n FROM notes"), WRITES);
