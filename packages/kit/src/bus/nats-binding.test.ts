@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { FlotillaError } from "../errors/index.ts";
-import { decodeHeaderValue, encodeHeaderValue, fromNatsMessage, toNatsMessage } from "./nats-binding.ts";
+import { decodeHeaderValue, encodeHeaderValue, fromNatsMessage, toNatsMessage, toWireMessage } from "./nats-binding.ts";
 import type { CloudEvent } from "./types.ts";
 
 const event: CloudEvent = {
@@ -77,4 +77,14 @@ test("structured mode, missing attributes and foreign content types are rejected
   assert.throws(() => fromNatsMessage({ headers: json, data: new Uint8Array() }), /datacontenttype/);
   const old = toNatsMessage({ ...event, specversion: "0.3" as "1.0" }).headers;
   assert.throws(() => fromNatsMessage({ headers: old, data: new Uint8Array() }), /specversion/);
+});
+
+test("the bus's wire-form headers are the binding's headers, byte for byte", () => {
+  const { subject: _s, ...bare } = event;
+  for (const e of [event, bare]) {
+    const wire = toWireMessage(e);
+    const reference = (toNatsMessage(e).headers as unknown as { encode(): Uint8Array }).encode();
+    assert.equal(Buffer.from(wire.headers.encode()).toString(), Buffer.from(reference).toString());
+    assert.equal(wire.data, e.data);
+  }
 });

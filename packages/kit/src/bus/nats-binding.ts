@@ -3,6 +3,7 @@
 // is percent-encoded, and the message body is the event data untouched.
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { kitErrors } from "../errors/index.ts";
+import { visitHeaders, WireHeaders } from "../nats/wire-headers.ts";
 import type { CloudEvent } from "./types.ts";
 
 /** A NATS message ready to publish, or as received. */
@@ -27,27 +28,43 @@ const ATTRIBUTES: readonly Attribute[] = [...REQUIRED, ...OPTIONAL];
 export function toNatsMessage(event: CloudEvent): NatsEventMessage {
   // append, not set: the headers are new, so there is nothing to replace.
   const headers = natsHeaders();
-  for (const name of ATTRIBUTES) {
-    const value = event[name];
-    if (value !== undefined) headers.append(PREFIX + name, encodeHeaderValue(value));
-  }
-  headers.append(CONTENT_TYPE, encodeHeaderValue(event.datacontenttype));
+  writeEventHeaders(event, (name, value) => headers.append(name, value));
   return { headers, data: event.data };
 }
 
-/** Reads a binary-mode CloudEvent; anything else fails with KIT_ERR_MALFORMED_REQUEST. */
+/**
+ * toNatsMessage for the bus's own publishes: the same headers, written in
+ * their wire form (see nats/wire-headers.ts), with room for more (Nats-Msg-Id).
+ */
+export function toWireMessage(event: CloudEvent): { headers: WireHeaders; data: Uint8Array } {
+  const headers = new WireHeaders();
+  writeEventHeaders(event, (name, value) => headers.add(name, value));
+  return { headers, data: event.data };
+}
+
+function writeEventHeaders(event: CloudEvent, add: (name: string, value: string) => void): void {
+  for (const name of ATTRIBUTES) {
+    const value = event[name];
+    if (value !== undefined) add(PREFIX + name, encodeHeaderValue(value));
+  }
+  add(CONTENT_TYPE, encodeHeaderValue(event.datacontenttype));
+}
+
+/**
+ * Reads a binary-mode CloudEvent; anything else fails with KIT_ERR_MALFORMED_REQUEST.
+ * Takes a received nats.js message (or JetStream message), whose header block
+ * it reads in place, or anything with MsgHdrs.
+ */
 export function fromNatsMessage(message: { readonly headers?: MsgHdrs | undefined; readonly data: Uint8Array }): CloudEvent {
-  const { headers } = message;
-  if (headers === undefined) throw malformed("the message has no headers: not a binary-mode CloudEvent");
   // One pass over the headers, names compared without case, the first of a
   // repeated name winning (as headers.get(name, Match.IgnoreCase) would):
   // looking each attribute up by name scans every header twice.
   const byName = new Map<string, string>();
-  for (const [key, values] of headers) {
+  const present = visitHeaders(message, (key, value) => {
     const name = key.toLowerCase();
-    const value = values[0];
-    if (value !== undefined && !byName.has(name)) byName.set(name, value);
-  }
+    if (!byName.has(name)) byName.set(name, value);
+  });
+  if (!present) throw malformed("the message has no headers: not a binary-mode CloudEvent");
   const contentType = byName.get(CONTENT_TYPE) ?? "";
   if (contentType.toLowerCase().startsWith(STRUCTURED)) throw malformed("structured-mode CloudEvents are not supported");
   const read = (name: Attribute): string | undefined => {

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { FlotillaError, kitErrors } from "../errors/index.ts";
 import { redactUrl } from "../registry/redact-url.ts";
 import { checkCloudEvent } from "./event-checks.ts";
-import { toNatsMessage } from "./nats-binding.ts";
+import { toWireMessage } from "./nats-binding.ts";
 import { checkStreamName, checkSubjectPrefix, eventSubject, natsConsumerName } from "./nats-names.ts";
 import { NatsPublisher, type OutgoingMessage } from "./nats-publisher.ts";
 import { ensureConsumer, ensureStream, type StreamSpec } from "./nats-setup.ts";
@@ -165,9 +165,9 @@ export class NatsBus implements EventBus {
     const messages: OutgoingMessage[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as CloudEvent;
-      const { headers, data } = toNatsMessage(event);
-      headers.append(MSG_ID, event.id);
-      messages[i] = { id: event.id, subject: eventSubject(this.subjectPrefix, event.type), headers, data };
+      const { headers, data } = toWireMessage(event);
+      headers.add(MSG_ID, event.id);
+      messages[i] = { id: event.id, subject: eventSubject(this.subjectPrefix, event.type), headers: headers.asMsgHdrs(), data };
     }
     await this.#init.publisher.publish(messages);
   }
