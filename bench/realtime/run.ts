@@ -29,6 +29,9 @@ const { values } = parseArgs({
     nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "own" },
     postgres: { type: "string", default: process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
     profile: { type: "boolean", default: process.env.BENCH_PROFILE === "1" },
+    // Memory after last-resort GCs, which give back V8's young generation: what the connections hold,
+    // without the capacity the handshakes' allocations grew (a fixed amount, larger for the hub).
+    "shrink-gc": { type: "boolean", default: process.env.BENCH_SHRINK_GC === "1" },
   },
 });
 
@@ -104,12 +107,12 @@ const serverOptions = (phase: string): ServerOptions => ({
 });
 
 const profileDir = join(tmpdir(), "flotilla-bench-realtime");
-if (values.profile) console.log(`  --profile: CPU profiles of the hub processes in ${profileDir}`);
+if (values.profile) console.log(`  --profile: CPU profiles of the server processes in ${profileDir}`);
 
 async function startServer(kind: "ws" | "hub", tag: string, phase: string): Promise<{ child: Child; url: string }> {
   // BENCH_SERVER_FLAGS: Node flags for the server processes (e.g. "--max-semi-space-size=2"), to try V8 settings.
   const flags = (process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter((f) => f !== "");
-  const execArgv = ["--expose-gc", ...flags, ...(values.profile && kind === "hub" ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${tag}-${Date.now()}.cpuprofile`] : [])];
+  const execArgv = ["--expose-gc", ...flags, ...(values.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${kind}-${tag}-${Date.now()}.cpuprofile`] : [])];
   const child = await spawnChild("./server.ts", [kind, JSON.stringify(serverOptions(phase))], execArgv);
   return { child, url: `ws://127.0.0.1:${String(child.hello.ready)}/v1/realtime` };
 }
@@ -148,6 +151,8 @@ interface HoldResult {
   rssSlope: number;
   heapPerConn: number;
   heapSlope: number;
+  /** V8 heap committed (heapTotal) above idle, per connection: heap pages kept, used or not. */
+  committedPerConn: number;
   cpuUsPerOpen: number;
   load: string;
 }
@@ -156,7 +161,7 @@ async function hold(kind: "ws" | "hub"): Promise<HoldResult> {
   const { child: server, url } = await startServer(kind, "hold", `p${++phaseNumber}`);
   let clients: Child[] = [];
   try {
-    const idle = await server.ask<MemReply>({ op: "mem" });
+    const idle = await server.ask<MemReply>({ op: "mem", shrink: values["shrink-gc"] });
     const cpu0 = await cpuMsOf(server.pid);
     clients = await spawnClients(connections);
     // In two halves: the slope between them is the cost of one more connection,
@@ -164,11 +169,11 @@ async function hold(kind: "ws" | "hub"): Promise<HoldResult> {
     const half = Math.floor(connections / 2);
     const first = await openClients(clients, kind, url, 0, half);
     await sleep(300);
-    const middle = await server.ask<MemReply>({ op: "mem" });
+    const middle = await server.ask<MemReply>({ op: "mem", shrink: values["shrink-gc"] });
     const second = await openClients(clients, kind, url, half, connections - half);
     const cpu1 = await cpuMsOf(server.pid);
     await sleep(300);
-    const after = await server.ask<MemReply>({ op: "mem" });
+    const after = await server.ask<MemReply>({ op: "mem", shrink: values["shrink-gc"] });
     if (values.profile) await server.ask({ op: "exit" }).catch(() => {});
     const held = after.sockets;
     const added = after.sockets - middle.sockets;
@@ -181,6 +186,7 @@ async function hold(kind: "ws" | "hub"): Promise<HoldResult> {
       rssSlope: (after.rss - middle.rss) / added,
       heapPerConn: (after.heapUsed + after.external - idle.heapUsed - idle.external) / held,
       heapSlope: (after.heapUsed + after.external - middle.heapUsed - middle.external) / added,
+      committedPerConn: (after.heapTotal - idle.heapTotal) / held,
       cpuUsPerOpen: ((cpu1 - cpu0) * 1000) / held,
       load: load(),
     };
@@ -278,7 +284,7 @@ console.log(
   `Realtime benchmark — node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
     .map((l) => l.toFixed(1))
     .join(" ")}; hold ${connections} connections, fan out ${payloadBytes}-byte messages to ${fanoutClients} sockets ` +
-    `(${warmupMessages} warm-up + ${messages} measured, at most ${durationMs} ms), ${clientProcesses} client processes, ${rounds} round(s)`,
+    `(${warmupMessages} warm-up + ${messages} measured, at most ${durationMs} ms), ${clientProcesses} client processes, ${rounds} round(s)${values["shrink-gc"] ? "; memory after last-resort GCs" : ""}`,
 );
 if (nats) console.log(`  NATS: ${values.nats === "own" ? "own nats-server at " : ""}${nats.url}, subjects ${names.subjectPrefix}.*; PostgreSQL databases ${names.databasePrefix}*`);
 console.log("  ws   a bare ws WebSocketServer (ws 8, no compression) that accepts, holds, and sends one payload to every socket in a loop");
@@ -295,7 +301,7 @@ try {
         const r = await hold(kind);
         holds.get(kind)!.push(r);
         console.log(
-          `round ${round} hold   ${kind.padEnd(3)} held ${r.held} (failed ${r.failed}) in ${(r.openMs / 1000).toFixed(1)} s  RSS ${kb(r.rssPerConn)} KB/conn (2nd half ${kb(r.rssSlope)})  heap+external ${kb(r.heapPerConn)} KB/conn (2nd half ${kb(r.heapSlope)})  server CPU ${r.cpuUsPerOpen.toFixed(0)} µs/open  load ${r.load}`,
+          `round ${round} hold   ${kind.padEnd(3)} held ${r.held} (failed ${r.failed}) in ${(r.openMs / 1000).toFixed(1)} s  RSS ${kb(r.rssPerConn)} KB/conn (2nd half ${kb(r.rssSlope)})  heap+external ${kb(r.heapPerConn)} KB/conn (2nd half ${kb(r.heapSlope)})  heap committed ${kb(r.committedPerConn)} KB/conn  server CPU ${r.cpuUsPerOpen.toFixed(0)} µs/open  load ${r.load}`,
         );
       }
     }

@@ -2,11 +2,17 @@
 // catch-up read from the database and live messages never interleave out of
 // order; per conversation it remembers the last seq sent and skips anything
 // at or below it (no duplicate) and fills any jump from the database (no gap).
+//
+// A replica holds tens of thousands of these: what is not needed yet (maps,
+// the queue, the rate-limit bucket) is allocated when first used, the socket
+// listeners are shared by every connection, and what the hub's connections
+// have in common is one object (bench/realtime, memory per connection).
 import type { Database, Logger } from "@flotilla/kit";
-import { WebSocket } from "ws";
+import { type RawData, WebSocket } from "ws";
 import { checkMember } from "../conversations.ts";
 import * as store from "../store.ts";
 import { type ClientFrame, CloseCode, type Event, FrameError, parseClientFrame, type ServerFrame, type WireMessage, wireMessage } from "./frames.ts";
+import { type Outbound, sendOutbound } from "./outbound.ts";
 import { TokenBucket } from "./rate-limit.ts";
 
 export interface ConnectionLimits {
@@ -15,9 +21,8 @@ export interface ConnectionLimits {
   frameBurst: number;
 }
 
+/** What every connection of one hub shares: built once per hub, not per socket. */
 export interface ConnectionDeps {
-  userId: string;
-  ws: WebSocket;
   db: Database;
   log: Logger;
   limits: ConnectionLimits;
@@ -35,57 +40,93 @@ const MAX_PENDING = 1_000;
 // Delivered, not yet acknowledged messages per conversation (for message_seen).
 const MAX_UNACKED = 1_000;
 
+/** Where a connection is in one conversation. */
+interface Position {
+  /** The last seq sent. */
+  sent: number;
+  /**
+   * Delivered messages from others not acknowledged yet. A live message is one
+   * object shared by all the sockets it went to: each holds a reference.
+   */
+  unacked: WireMessage[] | undefined;
+}
+
+/** The socket's connection, for the listeners every connection shares. */
+const CONNECTION = Symbol("connection");
+type Tagged = WebSocket & { [CONNECTION]: Connection };
+
 export class Connection {
   readonly userId: string;
+  /** Which of the hub's heartbeat ticks pings this connection. */
+  readonly heartbeatSlot: number;
+  readonly #ws: WebSocket;
   readonly #d: ConnectionDeps;
-  readonly #bucket: TokenBucket;
-  readonly #lastSent = new Map<string, number>();
-  readonly #unacked = new Map<string, Array<{ seq: number; messageId: string }>>();
+  #bucket: TokenBucket | undefined;
+  /** Per conversation id: one map, one lookup per delivery. */
+  #positions: Map<string, Position> | undefined;
   #state: "hello" | "resuming" | "live" | "closed" = "hello";
-  #pending: Event[] = [];
-  #queue: Promise<void> = Promise.resolve();
+  #pending: Event[] | undefined;
+  #queue: Promise<void> | undefined;
   /** Tasks in #queue not yet finished: none means a live event may be sent at once. */
   #queued = 0;
   #answeredPing = true;
 
-  constructor(deps: ConnectionDeps) {
+  constructor(deps: ConnectionDeps, userId: string, ws: WebSocket, heartbeatSlot = 0) {
     this.#d = deps;
-    this.userId = deps.userId;
-    this.#bucket = new TokenBucket(deps.limits.framesPerSecond, deps.limits.frameBurst);
-    const ws = deps.ws;
-    ws.on("message", (data, isBinary) => this.#onFrame(data as Buffer, isBinary));
-    ws.on("pong", () => {
-      this.#answeredPing = true;
-    });
-    ws.on("error", (error) => deps.log.debug({ err: error, user: this.userId }, "socket error"));
-    ws.on("close", () => {
-      this.#state = "closed";
-      this.#pending = [];
-      deps.closed(this);
-    });
+    this.userId = userId;
+    this.heartbeatSlot = heartbeatSlot;
+    this.#ws = ws;
+    (ws as Tagged)[CONNECTION] = this;
+    ws.on("message", Connection.#onMessage);
+    ws.on("pong", Connection.#onPong);
+    ws.on("error", Connection.#onError);
+    ws.on("close", Connection.#onClose);
   }
 
-  /** Called on every heartbeat tick: a peer that did not answer the previous ping is dead. */
+  // Function expressions, so that `this` is the socket that emitted.
+  static readonly #onMessage = function (this: WebSocket, data: RawData, isBinary: boolean): void {
+    (this as Tagged)[CONNECTION].#onFrame(data as Buffer, isBinary);
+  };
+
+  static readonly #onPong = function (this: WebSocket): void {
+    (this as Tagged)[CONNECTION].#answeredPing = true;
+  };
+
+  static readonly #onError = function (this: WebSocket, error: Error): void {
+    const c = (this as Tagged)[CONNECTION];
+    c.#d.log.debug({ err: error, user: c.userId }, "socket error");
+  };
+
+  static readonly #onClose = function (this: WebSocket): void {
+    const c = (this as Tagged)[CONNECTION];
+    c.#state = "closed";
+    c.#pending = undefined;
+    c.#d.closed(c);
+  };
+
+  /** Called once per heartbeat interval: a peer that did not answer the previous ping is dead. */
   heartbeat(): void {
     if (this.#state === "closed") return;
     if (!this.#answeredPing) {
       this.#d.log.debug({ user: this.userId }, "peer stopped answering pings");
-      this.#d.ws.terminate();
+      this.#ws.terminate();
       return;
     }
     this.#answeredPing = false;
-    this.#d.ws.ping();
+    this.#ws.ping();
   }
 
   /**
-   * A live event for this user, from any replica; `text` is its JSON when the
-   * caller has it already (the broadcast payload), sent as is.
+   * A live event for this user, from any replica; `out` is its frame when the
+   * caller prepared it already (once for all the sockets of a broadcast).
    */
-  push(event: Event, text?: string): void {
+  push(event: Event, out?: Outbound): void {
     if (this.#state === "closed") return;
     if (this.#state !== "live") {
-      if (this.#pending.length >= MAX_PENDING) this.close(CloseCode.slowConsumer, "too far behind");
-      else this.#pending.push(event);
+      this.#pending ??= [];
+      const pending = this.#pending;
+      if (pending.length >= MAX_PENDING) this.close(CloseCode.slowConsumer, "too far behind");
+      else pending.push(event);
       return;
     }
     // Nothing queued and nothing to fill from the database: send now. The
@@ -93,25 +134,25 @@ export class Connection {
     // and no microtask per socket (measured in bench/realtime).
     if (this.#queued === 0) {
       if (event.type !== "message") {
-        this.#send(event, text);
+        this.#send(out ?? event);
         return;
       }
       const m = event.message;
-      const last = this.#lastSent.get(m.conversation_id);
+      const last = this.#positions?.get(m.conversation_id)?.sent;
       if (last !== undefined && m.seq <= last) return;
       if (last === undefined || m.seq === last + 1) {
-        this.#sendMessage(m, text);
+        this.#sendMessage(m, out);
         return;
       }
     }
-    this.#enqueue(() => this.#deliver(event));
+    this.#enqueue(() => this.#deliver(event, out));
   }
 
   close(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    this.#pending = [];
-    const ws = this.#d.ws;
+    this.#pending = undefined;
+    const ws = this.#ws;
     ws.close(code, reason);
     // A peer that does not complete the closing handshake (or never reads) is cut off.
     setTimeout(() => ws.terminate(), 1000).unref();
@@ -119,29 +160,31 @@ export class Connection {
 
   #enqueue(task: () => Promise<void>): void {
     this.#queued++;
-    this.#queue = this.#queue
+    const queue: Promise<void> = (this.#queue ?? Promise.resolve())
       .then(task)
       .catch((error: unknown) => {
         this.#d.log.warn({ err: error, user: this.userId }, "realtime delivery failed; closing so the client resumes");
         this.close(CloseCode.restart, "delivery failed; resume");
       })
       .then(() => {
-        this.#queued--;
+        // Nothing left to wait for: the next task starts a new chain.
+        if (--this.#queued === 0 && this.#queue === queue) this.#queue = undefined;
       });
+    this.#queue = queue;
   }
 
-  async #deliver(event: Event): Promise<void> {
-    if (event.type === "message") await this.#deliverMessage(event.message);
-    else this.#send(event);
+  async #deliver(event: Event, out?: Outbound): Promise<void> {
+    if (event.type === "message") await this.#deliverMessage(event.message, out);
+    else this.#send(out ?? event);
   }
 
-  async #deliverMessage(m: WireMessage): Promise<void> {
-    const last = this.#lastSent.get(m.conversation_id);
+  async #deliverMessage(m: WireMessage, out?: Outbound): Promise<void> {
+    const last = this.#positions?.get(m.conversation_id)?.sent;
     if (last !== undefined && m.seq <= last) return;
     // A jump means a hint was lost (broadcast is not durable): fill from the database.
     if (last !== undefined && m.seq > last + 1) await this.#catchUp(m.conversation_id, last, m.seq - 1);
-    if ((this.#lastSent.get(m.conversation_id) ?? -1) >= m.seq) return;
-    this.#sendMessage(m);
+    if ((this.#positions?.get(m.conversation_id)?.sent ?? -1) >= m.seq) return;
+    this.#sendMessage(m, out);
   }
 
   async #catchUp(conversationId: string, after: number, upTo = Number.MAX_SAFE_INTEGER): Promise<void> {
@@ -159,34 +202,50 @@ export class Connection {
     }
   }
 
-  #sendMessage(m: WireMessage, text?: string): void {
-    if (!this.#send({ type: "message", message: m }, text)) return;
-    this.#lastSent.set(m.conversation_id, m.seq);
+  #sendMessage(m: WireMessage, out?: Outbound): void {
+    if (!this.#send(out ?? { type: "message", message: m })) return;
+    const position = this.#position(m.conversation_id, m.seq);
+    position.sent = m.seq;
     if (m.sender_id === this.userId) return;
-    let list = this.#unacked.get(m.conversation_id);
+    const list = position.unacked;
     if (!list) {
-      list = [];
-      this.#unacked.set(m.conversation_id, list);
+      position.unacked = [m];
+      return;
     }
-    list.push({ seq: m.seq, messageId: m.message_id });
+    list.push(m);
     // Forgetting the oldest only means a push that was not needed; never a lost message.
     if (list.length > MAX_UNACKED) list.shift();
   }
 
-  #send(frame: ServerFrame, text?: string): boolean {
-    const ws = this.#d.ws;
+  #position(conversationId: string, sent: number): Position {
+    this.#positions ??= new Map();
+    let position = this.#positions.get(conversationId);
+    if (!position) {
+      position = { sent, unacked: undefined };
+      this.#positions.set(conversationId, position);
+    }
+    return position;
+  }
+
+  /** A frame of this connection's own (serialised here), or one prepared for many sockets. */
+  #send(frame: ServerFrame | Outbound): boolean {
+    const ws = this.#ws;
     if (this.#state === "closed" || ws.readyState !== WebSocket.OPEN) return false;
     if (ws.bufferedAmount > this.#d.limits.maxBufferedBytes) {
       this.#d.log.info({ user: this.userId, buffered: ws.bufferedAmount }, "slow consumer disconnected");
       this.close(CloseCode.slowConsumer, "slow consumer: reconnect and resume");
       return false;
     }
-    ws.send(text ?? JSON.stringify(frame));
+    if ("framed" in frame) sendOutbound(ws, frame);
+    else ws.send(JSON.stringify(frame));
     return true;
   }
 
   #onFrame(data: Buffer, isBinary: boolean): void {
     if (this.#state === "closed") return;
+    // Made at the first frame, full: the same as one made at connect, which
+    // would have refilled to the burst by now.
+    this.#bucket ??= new TokenBucket(this.#d.limits.framesPerSecond, this.#d.limits.frameBurst);
     if (!this.#bucket.take()) {
       this.close(CloseCode.rateLimited, "too many frames");
       return;
@@ -251,25 +310,25 @@ export class Connection {
       }
       // A position beyond the newest message (an app restored from another install) would hide new ones.
       const from = Math.min(last, Number(await store.lastSeqOf(this.#d.db, conversationId)));
-      this.#lastSent.set(conversationId, Math.max(from, this.#lastSent.get(conversationId) ?? 0));
+      const position = this.#position(conversationId, from);
+      position.sent = Math.max(from, position.sent);
       await this.#catchUp(conversationId, from);
-      resumed[conversationId] = this.#lastSent.get(conversationId) ?? from;
+      resumed[conversationId] = position.sent;
     }
     if (this.#state === "closed") return;
     this.#state = "live";
     this.#send({ type: "ready", resumed });
     const pending = this.#pending;
-    this.#pending = [];
-    for (const event of pending) await this.#deliver(event);
+    this.#pending = undefined;
+    for (const event of pending ?? []) await this.#deliver(event);
   }
 
   #ack(conversationId: string, seq: number): void {
-    const list = this.#unacked.get(conversationId);
-    if (!list) return;
-    while (list.length > 0 && list[0]!.seq <= seq) {
-      const { messageId } = list.shift()!;
-      this.#d.seen(conversationId, messageId, this.userId);
-    }
+    const position = this.#positions?.get(conversationId);
+    const list = position?.unacked;
+    if (!position || !list) return;
+    while (list.length > 0 && list[0]!.seq <= seq) this.#d.seen(conversationId, list.shift()!.message_id, this.userId);
+    if (list.length === 0) position.unacked = undefined;
   }
 
   #sendError(error: unknown): void {

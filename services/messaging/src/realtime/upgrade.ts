@@ -55,7 +55,7 @@ export function realtimeUpgrade(options: { hub: RealtimeHub; authenticate: Authe
     void (async () => {
       let userId: string;
       try {
-        userId = (await options.authenticate(token)).subject;
+        userId = (await options.authenticate(token, "socket")).subject;
       } catch (error) {
         const code = (error as { code?: string }).code ?? "MESSAGING_ERR_UNAUTHENTICATED";
         const unavailable = code === "KIT_ERR_JWKS_UNAVAILABLE";
