@@ -1,16 +1,16 @@
-// nginx as a plain reverse proxy: one worker (the gateway is one Node
-// process), keep-alive to the upstream, no logs, nothing else.
+// nginx as a plain reverse proxy: as many workers as the gateway has
+// processes, keep-alive to the upstream, no logs, nothing else.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 
-export async function startNginx(dir: string, port: number, upstream: URL): Promise<ChildProcess> {
+export async function startNginx(dir: string, port: number, upstream: URL, workers = 1): Promise<ChildProcess> {
   for (const sub of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, sub), { recursive: true });
-  const conf = `worker_processes 1;
+  const conf = `worker_processes ${workers};
 daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
+pid ${dir}/nginx-${port}.pid;
+error_log ${dir}/error-${port}.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -26,8 +26,9 @@ http {
   }
 }
 `;
-  writeFileSync(join(dir, "nginx.conf"), conf);
-  const proc = spawn("nginx", ["-p", dir, "-c", join(dir, "nginx.conf")], { stdio: ["ignore", "ignore", "pipe"] });
+  const file = join(dir, `nginx-${port}.conf`);
+  writeFileSync(file, conf);
+  const proc = spawn("nginx", ["-p", dir, "-c", file], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   proc.stderr?.on("data", (chunk: Buffer) => {
     log += chunk.toString();

@@ -1,15 +1,18 @@
 // The gateway benchmark: the Flotilla gateway (JWT + rate limit + route to one
 // service) beside nginx as a plain reverse proxy and moleculer-web over NATS,
 // all in front of the same kind of upstream, in one run. See bench/README.md.
+// nginx gets as many workers as the gateway gets processes (`--workers`).
 //
 //   node bench/gateway/run.ts                      # 10 s first warm-up, 2 s warm-up + 5 s per mode, 1 round
 //   node bench/gateway/run.ts --rounds 3 --duration 8
-import { type ChildProcess, fork } from "node:child_process";
+//   node bench/gateway/run.ts --workers 1,2        # nginx and the gateway with 1, then 2 processes each
+import { type ChildProcess, fork, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { createConnection, createServer } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { EVENT_ID } from "../rpc/payload.ts";
@@ -25,8 +28,21 @@ const { values } = parseArgs({
     connections: { type: "string", default: process.env.BENCH_CONNECTIONS ?? "64" },
     rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "1" },
     nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222" },
+    workers: { type: "string", default: process.env.BENCH_WORKERS ?? "1" },
+    help: { type: "boolean", default: false },
   },
 });
+if (values.help) {
+  console.log(`node bench/gateway/run.ts [flags]   (each flag also reads its env variable)
+  --jit-warmup <s>    BENCH_JIT_WARMUP_S  first full-load warm-up per contender (10)
+  --warmup <s>        BENCH_WARMUP_S      warm-up before each measured run (2)
+  --duration <s>      BENCH_DURATION_S    each measured run (5)
+  --connections <n>   BENCH_CONNECTIONS   the throughput mode's connections (64)
+  --rounds <n>        BENCH_ROUNDS        interleaved rounds, best kept (1)
+  --nats <url>        BENCH_NATS_URL      NATS of moleculer-web (nats://127.0.0.1:4222)
+  --workers <n,...>   BENCH_WORKERS       nginx workers = gateway processes, one pair per value (1); above 1 the gateway counts in a Redis of the run's own`);
+  process.exit(0);
+}
 const positive = (name: string, value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) {
@@ -40,6 +56,7 @@ const jitWarmup = positive("jit-warmup", values["jit-warmup"]);
 const duration = positive("duration", values.duration);
 const connections = positive("connections", values.connections);
 const rounds = positive("rounds", values.rounds);
+const workerCounts = [...new Set(values.workers.split(",").map((n) => positive("workers", n.trim())))];
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 const children: ChildProcess[] = [];
@@ -79,14 +96,28 @@ function cpuOf(child: ChildProcess): Promise<number> {
   });
 }
 
-/** CPU time (µs) of nginx's processes (master and worker), from /proc. */
-function nginxCpu(master: number): number {
-  const ticks = (pid: number) => {
+/** CPU time (µs) of a process and its children (nginx's master and workers, the gateway's primary and workers), from /proc. */
+function treeCpu(root: number): number {
+  const ticks = (pid: number): number => {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter((p) => p !== "").map(Number);
+    return Number(fields[11]) + Number(fields[12]) + children.reduce((sum, child) => sum + ticks(child), 0); // utime, stime (fields 14 and 15)
   };
-  const workers = readFileSync(`/proc/${master}/task/${master}/children`, "utf8").trim().split(/\s+/).filter((p) => p !== "").map(Number);
-  return ([master, ...workers].reduce((sum, pid) => sum + ticks(pid), 0) * 1_000_000) / 100;
+  return (ticks(root) * 1_000_000) / 100;
+}
+
+/** A Redis of the run's own, for a gateway of several processes (they share their rate-limit counters in it). */
+async function startRedis(port: number): Promise<{ child: ChildProcess; url: string }> {
+  const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+  for (let i = 0; i < 100; i++) {
+    if (redis.exitCode !== null) throw new Error(`redis-server exited with ${redis.exitCode}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = createConnection(port, "127.0.0.1", () => resolve(socket.end() !== undefined)).once("error", () => resolve(false));
+    });
+    if (up) return { child: redis, url: `redis://127.0.0.1:${port}` };
+    await sleep(50);
+  }
+  throw new Error("redis-server did not start");
 }
 
 function stopAll(): void {
@@ -94,15 +125,19 @@ function stopAll(): void {
 }
 process.on("exit", stopAll);
 
-ensureTools();
+const shared = workerCounts.some((n) => n > 1);
+ensureTools({ redis: shared });
 const work = mkdtempSync(join(tmpdir(), "flotilla-bench-gw-"));
 const loadBefore = loadavg();
 
 // The upstream: the chassis's Connect server with a trivial GetEvent (as in bench/rpc).
 const { url: upstreamUrl, child: upstreamChild } = await start<{ url: string }>(here("../rpc/servers/chassis.ts"));
-const nginxPort = await freePort();
-const nginx = await startNginx(work, nginxPort, new URL(upstreamUrl));
-const { url: gatewayUrl, token, child: gatewayChild } = await start<{ url: string; token: string }>(here("./servers/gateway.ts"), { BENCH_UPSTREAM_URL: upstreamUrl });
+// Several gateway processes count rate limits in Redis, as their config requires (`server.workers`).
+const redis = shared ? await startRedis(await freePort()) : undefined;
+if (redis) children.push(redis.child);
+const nginxes: ChildProcess[] = [];
+/** nginx with n workers and the gateway with n processes: the names carry n when it is not 1. */
+const pairs: { workers: number; nginx: string; gateway: string }[] = [];
 const namespace = `bench-gw-${randomUUID().slice(0, 8)}`;
 const natsEnv = { BENCH_NATS_URL: values.nats, BENCH_MOLECULER_NAMESPACE: namespace };
 const { child: catalogChild } = await start(here("../rpc/servers/moleculer.ts"), natsEnv);
@@ -116,22 +151,34 @@ const connectCall = (base: string): Target => ({
   body: JSON.stringify({ eventId: EVENT_ID }),
 });
 // What each contender's own processes cost, the upstream left out (it is the same for all three).
-const nginxPid = nginx.pid ?? 0;
-const contenders: { name: string; target: Target; cpu: () => Promise<number> }[] = [
-  { name: "direct", target: connectCall(upstreamUrl), cpu: () => cpuOf(upstreamChild) },
-  { name: "nginx", target: connectCall(`http://127.0.0.1:${nginxPort}`), cpu: async () => nginxCpu(nginxPid) },
-  {
-    name: "gateway",
-    target: { url: `${gatewayUrl}/v1/catalog/events/${EVENT_ID}`, method: "GET", headers: { Authorization: `Bearer ${token}` } },
-    cpu: () => cpuOf(gatewayChild),
-  },
-  {
-    name: "moleculer-web",
-    target: { url: `${moleculerUrl}/v1/catalog/events/${EVENT_ID}`, method: "GET", headers: {} },
-    // The web gateway and the action's broker (the NATS server's CPU is left out).
-    cpu: async () => (await cpuOf(webChild)) + (await cpuOf(catalogChild)),
-  },
-];
+const contenders: { name: string; target: Target; cpu: () => Promise<number> }[] = [{ name: "direct", target: connectCall(upstreamUrl), cpu: () => cpuOf(upstreamChild) }];
+for (const n of workerCounts) {
+  const suffix = n === 1 ? "" : ` ×${n}`;
+  const nginxPort = await freePort();
+  const nginx = await startNginx(work, nginxPort, new URL(upstreamUrl), n);
+  nginxes.push(nginx);
+  const env: Record<string, string> = { BENCH_UPSTREAM_URL: upstreamUrl, BENCH_GATEWAY_WORKERS: String(n) };
+  if (n > 1 && redis !== undefined) env.BENCH_REDIS_URL = redis.url;
+  const { url: gatewayUrl, token, child: gatewayChild } = await start<{ url: string; token: string }>(here("./servers/gateway.ts"), env);
+  const gatewayPid = gatewayChild.pid ?? 0;
+  const redisPid = n > 1 ? (redis?.child.pid ?? 0) : 0;
+  contenders.push(
+    { name: `nginx${suffix}`, target: connectCall(`http://127.0.0.1:${nginxPort}`), cpu: async () => treeCpu(nginx.pid ?? 0) },
+    {
+      name: `gateway${suffix}`,
+      target: { url: `${gatewayUrl}/v1/catalog/events/${EVENT_ID}`, method: "GET", headers: { Authorization: `Bearer ${token}` } },
+      // Its primary and workers, and with several processes the Redis they count in.
+      cpu: async () => treeCpu(gatewayPid) + (redisPid === 0 ? 0 : treeCpu(redisPid)),
+    },
+  );
+  pairs.push({ workers: n, nginx: `nginx${suffix}`, gateway: `gateway${suffix}` });
+}
+contenders.push({
+  name: "moleculer-web",
+  target: { url: `${moleculerUrl}/v1/catalog/events/${EVENT_ID}`, method: "GET", headers: {} },
+  // The web gateway and the action's broker (the NATS server's CPU is left out).
+  cpu: async () => (await cpuOf(webChild)) + (await cpuOf(catalogChild)),
+});
 
 type Mode = "c1" | `c${number}`;
 const modes: [Mode, number][] = [
@@ -146,7 +193,7 @@ const keep = (key: string, result: Measured) => {
   if (seen === undefined || result.rps > seen.rps) best.set(key, result);
 };
 
-console.log(`gateway bench: ${rounds} round(s), ${jitWarmup} s first warm-up per contender, ${warmup} s warm-up + ${duration} s per mode, ${cpus().length} CPUs, load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
+console.log(`gateway bench: nginx workers = gateway processes = ${workerCounts.join(", ")}; ${rounds} round(s), ${jitWarmup} s first warm-up per contender, ${warmup} s warm-up + ${duration} s per mode, ${cpus().length} CPUs, load ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
 try {
   // Once per contender, under full load: V8 needs some 10-15 s of traffic before
   // its optimised code settles (the Node contenders would otherwise be measured
@@ -169,7 +216,7 @@ try {
     }
   }
 } finally {
-  nginx.kill("SIGQUIT");
+  for (const nginx of nginxes) nginx.kill("SIGQUIT");
   stopAll();
   rmSync(work, { recursive: true, force: true });
 }
@@ -183,11 +230,17 @@ for (const { name } of contenders) {
 }
 const rps = (name: string, mode: Mode) => best.get(`${name} ${mode}`)!.rps;
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-console.log(`\n- gateway / nginx: ${ratio(rps("gateway", "c1"), rps("nginx", "c1"))} at c1, **${ratio(rps("gateway", high), rps("nginx", high))}** at ${high} (goal ≥ 0.7×)`);
-console.log(`- gateway / moleculer-web: ${ratio(rps("gateway", "c1"), rps("moleculer-web", "c1"))} at c1, **${ratio(rps("gateway", high), rps("moleculer-web", high))}** at ${high} (goal ≥ 1.5×)`);
 const cpu = (name: string) => best.get(`${name} ${high}`)!.cpuUsPerRequest;
-console.log(`- CPU per request at ${high} (less sensitive to other load): gateway ${cpu("gateway").toFixed(0)} µs, nginx ${cpu("nginx").toFixed(0)} µs, moleculer-web + its service ${cpu("moleculer-web").toFixed(0)} µs`);
-const overhead = best.get("gateway c1")!.p50Ms - best.get("direct c1")!.p50Ms;
-console.log(`- gateway p50 overhead over the direct call (c1): **${overhead.toFixed(3)} ms** (goal ≤ 0.5 ms)`);
+console.log("");
+for (const { workers, nginx, gateway } of pairs) {
+  const label = workers === 1 ? "one process each" : `${workers} processes each, the gateway's counters in Redis`;
+  console.log(`- ${gateway} / ${nginx} (${label}): ${ratio(rps(gateway, "c1"), rps(nginx, "c1"))} at c1, **${ratio(rps(gateway, high), rps(nginx, high))}** at ${high} (goal ≥ 0.7×)`);
+  console.log(`- ${gateway} / moleculer-web: ${ratio(rps(gateway, "c1"), rps("moleculer-web", "c1"))} at c1, **${ratio(rps(gateway, high), rps("moleculer-web", high))}** at ${high} (goal ≥ 1.5×)`);
+  console.log(`- CPU per request at ${high} (less sensitive to other load): ${gateway} ${cpu(gateway).toFixed(0)} µs, ${nginx} ${cpu(nginx).toFixed(0)} µs, moleculer-web + its service ${cpu("moleculer-web").toFixed(0)} µs`);
+}
+for (const { gateway } of pairs) {
+  const overhead = best.get(`${gateway} c1`)!.p50Ms - best.get("direct c1")!.p50Ms;
+  console.log(`- ${gateway} p50 overhead over the direct call (c1): **${overhead.toFixed(3)} ms** (goal ≤ 0.5 ms)`);
+}
 console.log(`- load average before / after: ${loadBefore.map((l) => l.toFixed(2)).join(" ")} / ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 process.exit(0);

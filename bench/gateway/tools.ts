@@ -1,12 +1,13 @@
-// nginx and wrk come from Debian's packages; installed here when missing so
-// the benchmark runs on a fresh machine (as root, with apt).
+// nginx, wrk and Redis (for a gateway of several processes) come from
+// Debian's packages; installed here when missing so the benchmark runs on a
+// fresh machine (as root, with apt).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 
 const has = (command: string): boolean => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 
-export function ensureTools(): void {
-  const missing = [has("nginx") ? undefined : "nginx-light", has("wrk") ? undefined : "wrk"].filter((p) => p !== undefined);
+export function ensureTools(options: { redis: boolean }): void {
+  const missing = [has("nginx") ? undefined : "nginx-light", has("wrk") ? undefined : "wrk", !options.redis || has("redis-server") ? undefined : "redis-server"].filter((p) => p !== undefined);
   if (missing.length === 0) return;
   console.log(`installing ${missing.join(" ")} from Debian's packages ...`);
   const before = existsSync("/run/nginx.pid");
@@ -20,5 +21,5 @@ export function ensureTools(): void {
       } catch {}
     }
   }
-  for (const tool of ["nginx", "wrk"]) if (!has(tool)) throw new Error(`${tool} is still missing after apt-get install`);
+  for (const tool of ["nginx", "wrk", ...(options.redis ? ["redis-server"] : [])]) if (!has(tool)) throw new Error(`${tool} is still missing after apt-get install`);
 }

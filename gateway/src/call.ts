@@ -14,55 +14,62 @@ export interface CallOptions {
   readonly reply: FastifyReply;
 }
 
+/** Told exactly once: the answer, or the known error the call ended with. */
+export type CallDone = (error: FlotillaError | undefined, output: MessageShape<DescMessage> | undefined) => void;
+
 /**
  * Invokes the method and waits at most `timeoutMs`, even when the invoker
  * ignores its signal: the gateway answers 504 on time either way.
+ *
+ * A callback rather than a promise, on the gateway's hot path: the route
+ * handler writes the reply from it, with no promise of the gateway's own
+ * between the invoker's answer and the response (bench/gateway).
+ *
+ *   callUpstream(meta, message, { invoke, timeoutMs, metadata, reply }, (error, output) => ...);
  */
-export function callUpstream(meta: RouteMeta, input: MessageShape<DescMessage>, options: CallOptions): Promise<MessageShape<DescMessage>> {
+export function callUpstream(meta: RouteMeta, input: MessageShape<DescMessage>, options: CallOptions, done: CallDone): void {
   const { invoke, timeoutMs, metadata, reply } = options;
   const controller = new AbortController();
-  // One promise settled by whichever comes first: the answer, the timeout, the
-  // client going away (no race of promises or abort listener per call: hot path).
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      clearTimeout(timer);
-      reply.raw.off("close", onClose);
-      return true;
-    };
-    const fail = (error: unknown, timedOut: boolean): void => {
-      if (settle()) reject(upstreamError(meta, error, timedOut ? timeoutMs : undefined));
-    };
-    const timer = setTimeout(() => {
-      const reason = new DOMException("the gateway's request timeout passed", "TimeoutError");
-      fail(reason, true);
-      controller.abort(reason);
-    }, timeoutMs);
-    const onClose = (): void => {
-      if (reply.raw.writableEnded) return;
-      const reason = new DOMException("the client closed the request", "AbortError");
-      fail(reason, false);
-      controller.abort(reason);
-    };
-    reply.raw.once("close", onClose);
-    let call: Promise<MessageShape<DescMessage>>;
-    try {
-      call = invoke(meta.service, meta.method, input, { metadata, deadline: Date.now() + timeoutMs, signal: controller.signal });
-    } catch (error) {
-      fail(error, false);
-      return;
-    }
-    Promise.resolve(call).then(
-      (output) => {
-        if (output?.$typeName !== meta.method.output.typeName) {
-          fail(new TypeError(`the invoker returned ${String(output?.$typeName)}, expected ${meta.method.output.typeName}`), false);
-        } else if (settle()) resolve(output);
-      },
-      (error: unknown) => fail(error, false),
-    );
-  });
+  const raw = reply.raw;
+  // Settled by whichever comes first: the answer, the timeout, the client going away.
+  let settled = false;
+  const settle = (): boolean => {
+    if (settled) return false;
+    settled = true;
+    clearTimeout(timer);
+    raw.off("close", onClose);
+    return true;
+  };
+  const fail = (error: unknown, timedOut: boolean): void => {
+    if (settle()) done(upstreamError(meta, error, timedOut ? timeoutMs : undefined), undefined);
+  };
+  const timer = setTimeout(() => {
+    const reason = new DOMException("the gateway's request timeout passed", "TimeoutError");
+    fail(reason, true);
+    controller.abort(reason);
+  }, timeoutMs);
+  const onClose = (): void => {
+    if (raw.writableEnded) return;
+    const reason = new DOMException("the client closed the request", "AbortError");
+    fail(reason, false);
+    controller.abort(reason);
+  };
+  raw.on("close", onClose);
+  let call: Promise<MessageShape<DescMessage>>;
+  try {
+    call = invoke(meta.service, meta.method, input, { metadata, deadline: Date.now() + timeoutMs, signal: controller.signal });
+  } catch (error) {
+    fail(error, false);
+    return;
+  }
+  Promise.resolve(call).then(
+    (output) => {
+      if (output?.$typeName !== meta.method.output.typeName) {
+        fail(new TypeError(`the invoker returned ${String(output?.$typeName)}, expected ${meta.method.output.typeName}`), false);
+      } else if (settle()) done(undefined, output);
+    },
+    (error: unknown) => fail(error, false),
+  );
 }
 
 /** Invokers must throw FlotillaError; anything else is an upstream failure whose cause stays in the log. */

@@ -71,6 +71,17 @@ test("every bad value is named by its path or variable", () => {
   assert.match(message, /FLOTILLA_GATEWAY_TIMEOUT_MS="soon": limits\.requestTimeoutMs: expected an integer/);
 });
 
+test("gateway workers: one by default, more only with shared state in Redis", () => {
+  assert.equal(loadGatewayConfig({ env: {} }).server.workers, 1);
+  const two = loadGatewayConfig({ env: { FLOTILLA_GATEWAY_WORKERS: "2", FLOTILLA_GATEWAY_REDIS_URL: "redis://127.0.0.1:6379" } });
+  assert.equal(two.server.workers, 2);
+  assert.equal(loadGatewayConfig({ env: { FLOTILLA_GATEWAY_WORKERS: "0", FLOTILLA_GATEWAY_REDIS_URL: "redis://127.0.0.1:6379" } }).server.workers, 0);
+  assert.match(problemsOf(() => loadGatewayConfig({ env: { FLOTILLA_GATEWAY_WORKERS: "2" } })), /server\.workers \(FLOTILLA_GATEWAY_WORKERS\): 2 processes need redis\.url/);
+  assert.match(problemsOf(() => loadGatewayConfig({ env: { FLOTILLA_GATEWAY_WORKERS: "0" } })), /one process per CPU need redis\.url/);
+  assert.match(problemsOf(() => loadGatewayConfig({ env: { FLOTILLA_GATEWAY_WORKERS: "many" } })), /FLOTILLA_GATEWAY_WORKERS="many": server\.workers: expected an integer/);
+  assert.match(problemsOf(() => loadGatewayConfig({ env: { FLOTILLA_GATEWAY_WORKERS: "-1" } })), /server\.workers: expected >= 0/);
+});
+
 test("a file that is not JSON, or missing, is named", () => {
   using f = tempFile({});
   writeFileSync(f.file, "{ nope");

@@ -31,6 +31,15 @@ const appKey = object({
 });
 
 export const gatewayConfigSchema = object({
+  /** How the gateway runs on its machine. */
+  server: object({
+    /**
+     * Processes sharing the gateway's port (node:cluster), each with one
+     * JavaScript thread; 0 means one per CPU. More than one needs `redis.url`,
+     * so that rate limits and idempotency keys are counted once across them.
+     */
+    workers: integer(1, { min: 0, max: 256 }),
+  }),
   /** Payload and time limits (413 and 504 beyond). */
   limits: object({
     bodyLimit: integer(MiB, { min: 1024, max: 64 * MiB }),
@@ -147,6 +156,7 @@ export const HOT_SECTIONS: readonly (keyof GatewayConfig)[] = ["appKeys", "appVe
 
 /** Environment variables and the setting each overrides (after the file). */
 export const ENV_OVERRIDES: Readonly<Record<string, string>> = {
+  FLOTILLA_GATEWAY_WORKERS: "server.workers",
   FLOTILLA_GATEWAY_BODY_LIMIT: "limits.bodyLimit",
   FLOTILLA_GATEWAY_TIMEOUT_MS: "limits.requestTimeoutMs",
   FLOTILLA_GATEWAY_TRUSTED_PROXIES: "network.trustedProxies",
@@ -223,8 +233,20 @@ export function loadGatewayConfig(options: LoadOptions = {}): GatewayConfig {
   const problems: string[] = [];
   const raw = withEnv(file === undefined ? {} : readJson(file), env, problems);
   const config = gatewayConfigSchema.parse(raw, "", problems);
+  if (problems.length === 0) crossCheck(config, problems);
   if (problems.length > 0) throw invalid(problems, file ?? "environment");
   return config;
+}
+
+/** Rules between settings, once each one is valid on its own. */
+function crossCheck(config: GatewayConfig, problems: string[]): void {
+  // Counters and idempotency keys in one process's memory would be counted per process:
+  // N workers would allow N times each rate limit and could run a retried request twice.
+  if (config.server.workers !== 1 && config.redis.url === "") {
+    problems.push(
+      `server.workers (FLOTILLA_GATEWAY_WORKERS): ${config.server.workers === 0 ? "one process per CPU" : `${config.server.workers} processes`} need redis.url (FLOTILLA_GATEWAY_REDIS_URL), so that rate limits and idempotency keys are shared by the processes`,
+    );
+  }
 }
 
 /** The live config: `current()` is read per request, so hot sections apply at once. */

@@ -54,14 +54,16 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
 
   const allowedMethods = trackRoutes(app);
   app.decorateRequest("callMetadata", null as unknown as Record<string, string>);
+  app.decorateRequest("routeMeta", null);
   // Callback style, like the other per-request hooks on the hot path: no promise per request.
   app.addHook("onRequest", (request, reply, done) => {
     reply.header("x-request-id", request.id);
     request.callMetadata = callMetadataOf(request);
     // RFC 6749 2.3.1: on form (OAuth) routes, HTTP Basic is client authentication for the
     // service to check, not a bearer token: taken off the request before the auth plugin looks.
-    const flotilla = request.routeOptions.config.flotilla;
-    const basic = flotilla === undefined ? undefined : clientAuthorizationOf(request.headers.authorization, httpOptionOf(flotilla.method));
+    const flotilla = request.routeOptions.config.flotilla ?? null;
+    request.routeMeta = flotilla;
+    const basic = flotilla === null ? undefined : clientAuthorizationOf(request.headers.authorization, httpOptionOf(flotilla.method));
     if (basic !== undefined) {
       request.callMetadata.authorization = basic;
       delete request.headers.authorization;
@@ -116,7 +118,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
 
 function sendProblem(request: FastifyRequest, reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {
   const known = gatewayErrorFrom(error, bodyLimit);
-  const method = request.routeOptions.config.flotilla?.method;
+  const method = request.routeMeta?.method;
   if (method !== undefined && wantsOAuthErrors(httpOptionOf(method))) {
     const oauth = oauthErrorOf(known);
     if (oauth.status >= 500) request.log.error({ err: known, cause: known.cause, code: known.code }, known.message);

@@ -28,3 +28,4 @@ export { defaultRateLimits, type RateLimitClass, type RateLimitOptions, type Rat
 export { cacheInvalidationRules, defaultResponseCache, type ResponseCache, type ResponseCacheOptions, type ResponseCacheSettings, responseCache } from "./plugins/response-cache.ts";
 export { type Traffic, type TrafficOptions, trafficPlugins } from "./plugins/traffic.ts";
 export { handshakeToken, mountRealtime, type RealtimeOptions, type RealtimeUpstream } from "./websocket.ts";
+export { runWorkers, workerCount, type WorkersOptions } from "./workers.ts";

@@ -1,4 +1,5 @@
 import type { Registry } from "@bufbuild/protobuf";
+import { FlotillaError } from "@flotilla/kit";
 import type { FastifyInstance } from "fastify";
 import type { Binding } from "./bindings.ts";
 import { callUpstream } from "./call.ts";
@@ -24,24 +25,33 @@ export function registerApiRoutes(api: FastifyInstance, bindings: readonly Bindi
       method: meta.verb,
       url: binding.template.fastifyUrl,
       config: { flotilla: meta },
-      handler: async (request, reply) => {
+      // Not async: the reply is written from the call's callback, so the route
+      // costs no promise of its own (bench/gateway). Fastify sends what a
+      // synchronous throw or `reply.send(error)` carries to the error handler.
+      handler: (request, reply) => {
         const input: HttpInput = {
           params: request.params as HttpInput["params"],
           query: http === undefined ? (request.query as HttpInput["query"]) : knownQuery(meta.method.input, request.query as HttpInput["query"]),
           body: bodyFor(request.body, meta.method, http),
         };
         const message = decodeRequest(binding, input, options.registry);
-        const output = await callUpstream(meta, message, {
-          invoke: options.invoke,
-          timeoutMs: options.timeoutMs,
-          metadata: request.callMetadata,
-          reply,
+        callUpstream(meta, message, { invoke: options.invoke, timeoutMs: options.timeoutMs, metadata: request.callMetadata, reply }, (error, output) => {
+          if (error !== undefined) {
+            reply.send(error);
+            return;
+          }
+          try {
+            if (http?.noStore) reply.header("cache-control", "no-store").header("pragma", "no-cache");
+            const raw = rawResponseOf(rawField, output!);
+            if (raw !== undefined) {
+              sendRaw(reply, raw);
+              return;
+            }
+            reply.type("application/json; charset=utf-8").send(encodeResponse(meta.method, output!, options.registry));
+          } catch (failure) {
+            if (!reply.sent) reply.send(failure instanceof Error ? failure : FlotillaError.from(failure));
+          }
         });
-        if (http?.noStore) reply.header("cache-control", "no-store").header("pragma", "no-cache");
-        const raw = rawResponseOf(rawField, output);
-        if (raw !== undefined) return sendRaw(reply, raw);
-        reply.type("application/json; charset=utf-8");
-        return encodeResponse(meta.method, output, options.registry);
       },
     });
   }

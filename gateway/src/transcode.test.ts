@@ -78,6 +78,11 @@ describe("decodeRequest", () => {
     assert.equal((decodeRequest(get, input({ params: { p0: "evt_1" } })) as unknown as { eventId: string }).eventId, "evt_1");
   });
 
+  test("a string path variable fills the same message as the JSON decoding would", () => {
+    assert.deepEqual(decodeRequest(get, input({ params: { p0: "evt_1" } })), create(catalogV1.GetEventRequestSchema, { eventId: "evt_1" }));
+    assert.deepEqual(decodeRequest(get, input({ params: { p0: "" } })), create(catalogV1.GetEventRequestSchema));
+  });
+
   test("a JSON body in either naming", () => {
     const body = { title: "T", starts_at: "2030-01-01T10:00:00Z", priceMinor: "2500", category: "EVENT_CATEGORY_SPORT" };
     const message = decodeRequest(createEvent, input({ body }));

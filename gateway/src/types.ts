@@ -21,8 +21,8 @@ export type HttpVerb = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /**
  * What the gateway knows about a generated route, kept on the route's config as
- * `config.flotilla` so that per-route plugins (auth, rate limits, caching) can
- * read it from `request.routeOptions.config.flotilla`.
+ * `config.flotilla`; per-route plugins (auth, rate limits, caching) read it
+ * from `request.routeMeta`.
  */
 export interface RouteMeta {
   readonly service: DescService;
@@ -47,7 +47,7 @@ export interface RouteMeta {
  *
  *   const requireAuth: GatewayPlugin = (api) => {
  *     api.addHook("preHandler", async (request) => {
- *       if (!request.routeOptions.config.flotilla?.access.public) await verify(request);
+ *       if (request.routeMeta !== null && !request.routeMeta.access.public) await verify(request);
  *     });
  *   };
  */
@@ -81,6 +81,12 @@ declare module "fastify" {
     flotilla?: RouteMeta;
   }
   interface FastifyRequest {
+    /**
+     * The contract route's `config.flotilla`, set when the request arrives
+     * (null on other routes): Fastify builds `request.routeOptions` anew on
+     * every read, too dear for the several plugins that ask per request.
+     */
+    routeMeta: RouteMeta | null;
     /**
      * Metadata passed to the invoker: `x-request-id`, `traceparent`,
      * `tracestate`. Plugins may add entries (e.g. the authenticated subject).

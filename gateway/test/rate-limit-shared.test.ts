@@ -54,3 +54,29 @@ test("a counter taken back does not count (memory and Redis)", async () => {
     assert.equal(next.current, 1);
   }
 });
+
+test("a shared counter lives two windows in Redis, under the keys earlier versions used", async () => {
+  const counter = new WindowCounter({ windowSec: 60, keyPrefix: `${prefix}:ttl`, redis });
+  const now = Date.now();
+  await counter.hit("k", now);
+  const key = `${prefix}:ttl:k:${Math.floor(now / 60_000)}`;
+  assert.equal(await redis.get(key), "1");
+  const ttl = await redis.pttl(key);
+  assert.ok(ttl > 60_000 && ttl <= 120_000, `ttl ${ttl}`);
+});
+
+test("while Redis is away, hits are counted in this process", async () => {
+  // Nothing listens on port 1; without an offline queue every command fails at once, as the gateway's client does.
+  const away = new Redis("redis://127.0.0.1:1", { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true, retryStrategy: () => null });
+  try {
+    const counter = new WindowCounter({ windowSec: 60, keyPrefix: `${prefix}:away`, redis: away });
+    const now = 1_700_000_000_000;
+    assert.equal((await counter.hit("k", now)).current, 1);
+    const second = await counter.hit("k", now + 1);
+    assert.equal(second.current, 2);
+    await second.undo();
+    assert.equal((await counter.hit("k", now + 2)).current, 2);
+  } finally {
+    away.disconnect();
+  }
+});

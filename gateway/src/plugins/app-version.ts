@@ -52,23 +52,24 @@ export function appVersion(options: AppVersionOptions): GatewayPlugin {
   };
 
   return (api) => {
-    api.addHook("onRequest", async (request, reply) => {
-      if (request.routeOptions.config.flotilla === undefined) return;
+    // Callback style: synchronous work, so no promise per request; a 426 is sent here and the request stops.
+    api.addHook("onRequest", (request, reply, done) => {
+      if (request.routeMeta === null) return done();
       const platform = request.headers["x-app-platform"];
       const version = request.headers["x-app-version"];
-      if (platform === undefined || version === undefined) return;
+      if (platform === undefined || version === undefined) return done();
       if (typeof platform !== "string" || !PLATFORM.test(platform)) {
-        throw gatewayErrors.create("GW_ERR_APP_VERSION_INVALID", "X-App-Platform must be a platform name such as ios or android");
+        return done(gatewayErrors.create("GW_ERR_APP_VERSION_INVALID", "X-App-Platform must be a platform name such as ios or android"));
       }
       const parsed = typeof version === "string" ? parseVersion(version) : undefined;
-      if (parsed === undefined) throw gatewayErrors.create("GW_ERR_APP_VERSION_INVALID", "X-App-Version must be a dotted version such as 2.4.1");
+      if (parsed === undefined) return done(gatewayErrors.create("GW_ERR_APP_VERSION_INVALID", "X-App-Version must be a dotted version such as 2.4.1"));
       const rule = ruleFor(platform);
-      if (rule === undefined || compareVersions(parsed, rule.minimum) >= 0) return;
+      if (rule === undefined || compareVersions(parsed, rule.minimum) >= 0) return done();
 
       const error = gatewayErrors.create("GW_ERR_UPGRADE_REQUIRED", `version ${version as string} of the ${platform} app is no longer supported; update to ${rule.minimumText} or later`);
       const problem = problemOf(error, request.id);
       const body = { ...problem.body, upgrade: { platform, minimumVersion: rule.minimumText, ...(rule.storeUrl !== "" ? { storeUrl: rule.storeUrl } : {}) } };
-      return reply.code(problem.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+      reply.code(problem.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
     });
   };
 }

@@ -15,10 +15,10 @@
 // token on (`authorization`) so the service can verify it again.
 import { createHash } from "node:crypto";
 import { FlotillaError, kitErrors, type TokenVerifier, type VerifiedToken } from "@flotilla/kit";
-import type { FastifyReply } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { AppKeyConfig } from "../config.ts";
 import { gatewayErrors } from "../errors.ts";
-import type { GatewayPlugin, RequestAuth } from "../types.ts";
+import type { GatewayPlugin, RouteMeta } from "../types.ts";
 
 export interface AuthOptions {
   readonly verifier: TokenVerifier;
@@ -57,53 +57,66 @@ export function auth(options: AuthOptions): GatewayPlugin {
     reply.header("www-authenticate", `Bearer ${params}`);
   };
 
+  /** The checks after the token (if any) is verified: the error to answer with, or undefined and `request.auth` set. */
+  const admit = (request: FastifyRequest, reply: FastifyReply, meta: RouteMeta, app: AppEntry | undefined, token: VerifiedToken | undefined): FlotillaError | undefined => {
+    const access = meta.access;
+    if (token === undefined && !access.public) {
+      challenge(reply);
+      return gatewayErrors.create("GW_ERR_UNAUTHENTICATED", "this route needs a bearer access token");
+    }
+    if (access.public && app === undefined && token === undefined && options.requireAppKeyOnPublic === true) {
+      return gatewayErrors.create("GW_ERR_APP_KEY_INVALID", "this route needs an X-Api-Key");
+    }
+    if (token !== undefined && access.permissions.length > 0) {
+      const held = new Set(token.permissions);
+      const missing = access.permissions.filter((p) => !held.has(p));
+      if (missing.length > 0) return kitErrors.create("KIT_ERR_PERMISSION_DENIED", `the token lacks the permission${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
+    }
+    request.auth = { sub: token?.subject, token, app: app === undefined ? undefined : { id: app.id, platform: app.platform } };
+    return undefined;
+  };
+
   return async (api) => {
     if (!api.hasRequestDecorator("auth")) api.decorateRequest("auth", null);
-    api.addHook("onRequest", async (request, reply) => {
-      const meta = request.routeOptions.config.flotilla;
-      if (meta === undefined) return; // Not a contract route (CORS preflight).
+    // Callback style, like the gateway's other hot-path hooks: the verifier's
+    // promise is the only one per request.
+    api.addHook("onRequest", (request, reply, done) => {
+      const meta = request.routeMeta;
+      if (meta === null) return done(); // Not a contract route (CORS preflight).
 
       let app: AppEntry | undefined;
       const apiKey = request.headers["x-api-key"];
       if (apiKey !== undefined) {
         const key = Array.isArray(apiKey) ? undefined : apiKey;
         app = key === undefined || key.length > MAX_API_KEY ? undefined : appOf(key);
-        if (app === undefined || app.revoked) throw gatewayErrors.create("GW_ERR_APP_KEY_INVALID", "the X-Api-Key is not a valid app key");
+        if (app === undefined || app.revoked) return done(gatewayErrors.create("GW_ERR_APP_KEY_INVALID", "the X-Api-Key is not a valid app key"));
       }
 
-      let token: VerifiedToken | undefined;
       const header = request.headers.authorization;
-      if (header !== undefined) {
-        const match = BEARER.exec(header);
-        if (match === null) {
-          challenge(reply);
-          throw gatewayErrors.create("GW_ERR_UNAUTHENTICATED", "the Authorization header must be `Bearer <access token>`");
-        }
-        try {
-          token = await options.verifier.verify(match[1]!);
-        } catch (error) {
+      if (header === undefined) return done(admit(request, reply, meta, app, undefined));
+      const match = BEARER.exec(header);
+      if (match === null) {
+        challenge(reply);
+        return done(gatewayErrors.create("GW_ERR_UNAUTHENTICATED", "the Authorization header must be `Bearer <access token>`"));
+      }
+      const bearer = match[1]!;
+      options.verifier.verify(bearer).then(
+        (token) => {
+          let refused: Error | undefined;
+          try {
+            request.callMetadata.authorization = `Bearer ${bearer}`;
+            refused = admit(request, reply, meta, app, token);
+          } catch (error) {
+            refused = FlotillaError.from(error);
+          }
+          done(refused);
+        },
+        (error: unknown) => {
           const known = FlotillaError.from(error);
           if (known.rpc === "unauthenticated") challenge(reply, known);
-          throw known;
-        }
-        request.callMetadata.authorization = `Bearer ${match[1]!}`;
-      }
-
-      const access = meta.access;
-      if (token === undefined && !access.public) {
-        challenge(reply);
-        throw gatewayErrors.create("GW_ERR_UNAUTHENTICATED", "this route needs a bearer access token");
-      }
-      if (access.public && app === undefined && token === undefined && options.requireAppKeyOnPublic === true) {
-        throw gatewayErrors.create("GW_ERR_APP_KEY_INVALID", "this route needs an X-Api-Key");
-      }
-      if (token !== undefined && access.permissions.length > 0) {
-        const held = new Set(token.permissions);
-        const missing = access.permissions.filter((p) => !held.has(p));
-        if (missing.length > 0) throw kitErrors.create("KIT_ERR_PERMISSION_DENIED", `the token lacks the permission${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`);
-      }
-      const verified: RequestAuth = { sub: token?.subject, token, app: app === undefined ? undefined : { id: app.id, platform: app.platform } };
-      request.auth = verified;
+          done(known);
+        },
+      );
     });
   };
 }

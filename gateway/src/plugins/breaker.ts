@@ -47,7 +47,7 @@ export function breaker(options: BreakerOptions = {}): GatewayPlugin {
   return (api) => {
     // In the API routes' scope; whatever is rethrown goes on to the gateway's own error handler.
     api.setErrorHandler(async (error, request, reply) => {
-      const meta = request.routeOptions.config.flotilla;
+      const meta = request.routeMeta ?? undefined;
       if (meta === undefined || !(error instanceof FlotillaError) || !DOWN.has(error.code)) throw error;
       if (options.stale !== undefined && (await options.stale(request, reply))) {
         request.log.warn({ code: error.code }, "served a stale response: the service is down");

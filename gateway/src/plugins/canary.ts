@@ -50,17 +50,18 @@ export function pickVersion(weights: Readonly<Record<string, number>>, sticky: s
 
 export function canary(options: { settings: () => CanarySettings }): GatewayPlugin {
   return (api) => {
-    api.addHook("preHandler", async (request) => {
-      const meta = request.routeOptions.config.flotilla;
-      if (meta === undefined) return;
+    // Callback style: synchronous work, so no promise per request.
+    api.addHook("preHandler", (request, _reply, done) => {
+      const meta = request.routeMeta;
       const settings = options.settings();
-      const service = serviceNameOf(meta);
-      const weights = Object.hasOwn(settings.services, service) ? settings.services[service] : undefined;
-      if (weights === undefined) return;
+      const service = meta === null ? undefined : serviceNameOf(meta);
+      const weights = service !== undefined && Object.hasOwn(settings.services, service) ? settings.services[service] : undefined;
+      if (weights === undefined) return done();
       const asked = request.headers[VERSION_HEADER];
       const version =
         settings.header && typeof asked === "string" && Object.hasOwn(weights, asked) ? asked : pickVersion(weights, `${service}\n${callerKey(callerOf(request))}`);
       if (version !== undefined) request.callMetadata[ROUTE_VERSION_KEY] = version;
+      done();
     });
   };
 }

@@ -43,6 +43,17 @@ describe("edge over HTTP", () => {
       assert.equal(res.headers.get("x-frame-options"), "DENY");
       assert.equal(res.headers.get("referrer-policy"), "no-referrer");
       assert.equal(res.headers.get("strict-transport-security"), "max-age=15552000; includeSubDomains");
+      // The rest of helmet's set (worked out once at start, the same on every response).
+      for (const [name, value] of Object.entries({
+        "cross-origin-resource-policy": "same-origin",
+        "origin-agent-cluster": "?1",
+        "x-dns-prefetch-control": "off",
+        "x-download-options": "noopen",
+        "x-permitted-cross-domain-policies": "none",
+        "x-xss-protection": "0",
+      })) {
+        assert.equal(res.headers.get(name), value, name);
+      }
       // Errors carry them too.
       const denied = await request(gw.base, "/v1/catalog/events", { method: "POST" });
       assert.equal(denied.status, 401);

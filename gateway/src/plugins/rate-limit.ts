@@ -106,9 +106,9 @@ export function rateLimit(options: RateLimitOptions): GatewayPlugin {
    * then costs no promise per dimension (bench/gateway).
    */
   const check = (request: FastifyRequest, reply: FastifyReply, dimensions: readonly Dimension[]): boolean | Promise<boolean> => {
-    const meta = request.routeOptions.config.flotilla;
+    const meta = request.routeMeta;
     const settings = options.settings();
-    if (meta === undefined || !settings.enabled) return true;
+    if (meta === null || !settings.enabled) return true;
     const name = routeClass(meta, settings);
     const limits = settings.classes[name];
     if (limits === undefined) return true;

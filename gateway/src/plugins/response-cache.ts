@@ -83,7 +83,7 @@ export function responseCache(options: ResponseCacheOptions): ResponseCache {
   const now = options.now ?? Date.now;
 
   const cacheable = (request: FastifyRequest): RouteMeta | undefined => {
-    const meta = request.routeOptions.config.flotilla;
+    const meta = request.routeMeta ?? undefined;
     if (meta === undefined || request.method !== "GET" || !meta.cache || meta.cache.ttlSeconds <= 0) return undefined;
     return settings().enabled ? meta : undefined;
   };
@@ -118,49 +118,63 @@ export function responseCache(options: ResponseCacheOptions): ResponseCache {
     reply.code(entry.status).type(entry.contentType).send(entry.body);
   };
 
+  /** A cacheable GET: answers from the cache (true) or notes the miss for onSend. */
+  const lookUp = async (request: FastifyRequest, reply: FastifyReply, meta: RouteMeta): Promise<boolean> => {
+    const key = keyOf(request, meta);
+    const entry = await read(request, key);
+    if (entry !== undefined && now() < entry.storedAt + entry.ttlSec * 1000) {
+      answer(request, reply, entry, meta, "HIT");
+      return true;
+    }
+    // Taken before the call: an invalidation while it runs keeps its answer out of the cache.
+    const stamp = await cache.stamp(key, [tagOf(serviceNameOf(meta))]).catch(() => undefined);
+    pending.set(request, { key, stamp, meta });
+    return false;
+  };
+
+  const keep = async (request: FastifyRequest, reply: FastifyReply, payload: unknown, miss: Pending): Promise<unknown> => {
+    if (reply.statusCode !== 200 || typeof payload !== "string") return payload;
+    if (String(reply.getHeader("cache-control") ?? "").includes("no-store")) return payload;
+    const { meta, key, stamp } = miss;
+    const ttlSec = meta.cache?.ttlSeconds ?? 0;
+    const entry: Entry = {
+      status: 200,
+      contentType: String(reply.getHeader("content-type") ?? "application/json; charset=utf-8"),
+      body: payload,
+      etag: `"${sha256(payload).slice(0, 27)}"`,
+      storedAt: now(),
+      ttlSec,
+    };
+    const ttlMs = (ttlSec + settings().staleSec) * 1000;
+    try {
+      await cache.set(key, Buffer.from(JSON.stringify(entry)), { ttlMs, tags: [tagOf(serviceNameOf(meta))], ...(stamp ? { stamp } : {}) });
+    } catch (error) {
+      request.log.warn({ err: error }, "response cache write failed");
+    }
+    reply.headers({ etag: entry.etag, "cache-control": cacheControl(meta, ttlSec), "x-cache": "MISS" });
+    if (matches(request.headers["if-none-match"], entry.etag)) {
+      reply.code(304);
+      return "";
+    }
+    return payload;
+  };
+
+  // Callback-style hooks: routes and requests the cache does not concern (most of them)
+  // go on at once, with no promise; a hit is answered here and the request stops.
   const plugin: GatewayPlugin = (api) => {
-    api.addHook("preHandler", async (request, reply) => {
+    api.addHook("preHandler", (request, reply, done) => {
       const meta = cacheable(request);
-      if (meta === undefined) return;
-      const key = keyOf(request, meta);
-      const entry = await read(request, key);
-      if (entry !== undefined && now() < entry.storedAt + entry.ttlSec * 1000) {
-        answer(request, reply, entry, meta, "HIT");
-        return reply;
-      }
-      // Taken before the call: an invalidation while it runs keeps its answer out of the cache.
-      const stamp = await cache.stamp(key, [tagOf(serviceNameOf(meta))]).catch(() => undefined);
-      pending.set(request, { key, stamp, meta });
+      if (meta === undefined) return done();
+      lookUp(request, reply, meta).then((answered) => {
+        if (!answered) done();
+      }, done);
     });
 
-    api.addHook("onSend", async (request, reply, payload) => {
+    api.addHook("onSend", (request, reply, payload, done) => {
       const miss = pending.get(request);
-      if (miss === undefined) return payload;
+      if (miss === undefined) return done(null, payload);
       pending.delete(request);
-      if (reply.statusCode !== 200 || typeof payload !== "string") return payload;
-      if (String(reply.getHeader("cache-control") ?? "").includes("no-store")) return payload;
-      const { meta, key, stamp } = miss;
-      const ttlSec = meta.cache?.ttlSeconds ?? 0;
-      const entry: Entry = {
-        status: 200,
-        contentType: String(reply.getHeader("content-type") ?? "application/json; charset=utf-8"),
-        body: payload,
-        etag: `"${sha256(payload).slice(0, 27)}"`,
-        storedAt: now(),
-        ttlSec,
-      };
-      const ttlMs = (ttlSec + settings().staleSec) * 1000;
-      try {
-        await cache.set(key, Buffer.from(JSON.stringify(entry)), { ttlMs, tags: [tagOf(serviceNameOf(meta))], ...(stamp ? { stamp } : {}) });
-      } catch (error) {
-        request.log.warn({ err: error }, "response cache write failed");
-      }
-      reply.headers({ etag: entry.etag, "cache-control": cacheControl(meta, ttlSec), "x-cache": "MISS" });
-      if (matches(request.headers["if-none-match"], entry.etag)) {
-        reply.code(304);
-        return "";
-      }
-      return payload;
+      keep(request, reply, payload, miss).then((out) => done(null, out), done);
     });
   };
 

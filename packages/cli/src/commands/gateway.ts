@@ -18,6 +18,7 @@ import {
   TransportSet,
   url,
 } from "@flotilla/kit/internal";
+import { loadGatewayConfig, runWorkers } from "@flotilla/gateway";
 import { buildGatewayApp } from "../gateway-app.ts";
 
 const settings = {
@@ -35,6 +36,21 @@ const settings = {
 
 export async function runGatewayProcess(): Promise<void> {
   const log = createLogger("gateway");
+  // `server.workers` (FLOTILLA_GATEWAY_WORKERS): that many processes share the port.
+  let workers: number;
+  try {
+    workers = loadGatewayConfig().server.workers;
+  } catch (error) {
+    log.fatal(FlotillaError.from(error).message);
+    process.exit(78);
+  }
+  await runWorkers({ workers, log }, () => serveGateway(log)).catch((error: unknown) => {
+    log.fatal(FlotillaError.from(error).message);
+    process.exit(1);
+  });
+}
+
+async function serveGateway(log: ReturnType<typeof createLogger>): Promise<void> {
   let config: ReturnType<typeof loadConfig<typeof settings>>;
   try {
     config = loadConfig(settings);
