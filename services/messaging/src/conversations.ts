@@ -53,10 +53,10 @@ export async function sendMessage(deps: Deps, caller: string, req: messagingV1.S
   const outcome = await deps.db.transaction(async (tx) => {
     const head = await store.lockConversation(tx, req.conversationId);
     if (!head) throw messagingErrors.create("MESSAGING_ERR_CONVERSATION_NOT_FOUND", `no conversation with id ${req.conversationId}`);
-    if (!(await store.isMember(tx, req.conversationId, caller))) {
+    const { member, earlier, members } = await store.sendContext(tx, req.conversationId, caller, req.clientMessageId);
+    if (!member) {
       throw messagingErrors.create("MESSAGING_ERR_NOT_A_MEMBER", `you are not a member of conversation ${req.conversationId}`);
     }
-    const earlier = await store.findByClientId(tx, req.conversationId, caller, req.clientMessageId);
     if (earlier) {
       if (earlier.text !== req.text) {
         throw messagingErrors.create("MESSAGING_ERR_CLIENT_ID_REUSED", `client_message_id ${req.clientMessageId} was already used for another text`);
@@ -73,7 +73,6 @@ export async function sendMessage(deps: Deps, caller: string, req: messagingV1.S
       text: req.text,
       sentAt,
     });
-    const members = await store.memberIds(tx, req.conversationId);
     const event = create(messagingEventsV1.MessageSentSchema, {
       conversationId: message.conversationId,
       messageId: message.messageId,

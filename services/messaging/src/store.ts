@@ -63,21 +63,49 @@ export async function contactsOf(db: Queryable, userId: string): Promise<string[
   return rows.map((r) => String(r.user_id));
 }
 
-export async function findByClientId(tx: Queryable, conversationId: string, senderId: string, clientMessageId: string): Promise<messagingV1.Message | undefined> {
-  const [row] = await tx.query("SELECT * FROM messages WHERE conversation_id = $1 AND sender_id = $2 AND client_message_id = $3", [conversationId, senderId, clientMessageId]);
-  return row ? messageOf(row) : undefined;
-}
-
 export async function insertMessage(
   tx: Queryable,
   m: { conversationId: string; seq: bigint; messageId: string; senderId: string; clientMessageId: string; text: string; sentAt: Date },
 ): Promise<messagingV1.Message> {
-  await tx.query("UPDATE conversations SET last_seq = $2, last_activity_at = $3, last_message_at = $3 WHERE conversation_id = $1", [m.conversationId, String(m.seq), m.sentAt]);
+  // The conversation's head and the message in one statement (one round trip).
   const [row] = await tx.query(
-    "INSERT INTO messages (conversation_id, seq, message_id, sender_id, client_message_id, text, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+    `WITH head AS (UPDATE conversations SET last_seq = $2, last_activity_at = $7, last_message_at = $7 WHERE conversation_id = $1)
+     INSERT INTO messages (conversation_id, seq, message_id, sender_id, client_message_id, text, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
     [m.conversationId, String(m.seq), m.messageId, m.senderId, m.clientMessageId, m.text, m.sentAt],
   );
   return messageOf(row!);
+}
+
+export interface SendContext {
+  member: boolean;
+  /** What this sender already stored under this client_message_id, if anything. */
+  earlier: messagingV1.Message | undefined;
+  /** Every member, sorted: read only for a member's new message, empty otherwise. */
+  members: string[];
+}
+
+/**
+ * What a send reads, in one round trip. Run it after lockConversation, as a
+ * statement of its own: its snapshot then includes what the sends that held
+ * the lock before committed (a retry finds its first copy). The member list —
+ * the long part in a large group — is read only when it will be used, so a
+ * stranger's or a retry's send reads no more than its own rows.
+ */
+export async function sendContext(tx: Queryable, conversationId: string, senderId: string, clientMessageId: string): Promise<SendContext> {
+  const [row] = await tx.query(
+    `SELECT me.member, e.conversation_id, e.seq, e.message_id, e.sender_id, e.client_message_id, e.text, e.sent_at,
+       CASE WHEN me.member AND e.message_id IS NULL
+         THEN (SELECT array_agg(m.user_id ORDER BY m.user_id) FROM members m WHERE m.conversation_id = $1) END AS members
+     FROM (SELECT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AS member) me
+     LEFT JOIN messages e ON e.conversation_id = $1 AND e.sender_id = $2 AND e.client_message_id = $3`,
+    [conversationId, senderId, clientMessageId],
+  );
+  const members = row?.members;
+  return {
+    member: row?.member === true,
+    earlier: row?.message_id === null || row?.message_id === undefined ? undefined : messageOf(row),
+    members: Array.isArray(members) ? members.map(String) : [],
+  };
 }
 
 export async function messagesAfter(db: Queryable, conversationId: string, afterSeq: bigint, limit: number): Promise<messagingV1.Message[]> {
@@ -99,7 +127,8 @@ export async function insertConversation(
     [c.conversationId, c.kind, c.title, c.directKey],
   );
   if (created.length === 0) return false;
-  for (const user of c.members) await tx.query("INSERT INTO members (conversation_id, user_id) VALUES ($1, $2)", [c.conversationId, user]);
+  // One statement for every member: a large group is not a round trip per member.
+  await tx.query("INSERT INTO members (conversation_id, user_id) SELECT $1, u FROM unnest($2::text[]) AS u", [c.conversationId, [...c.members]]);
   return true;
 }
 
