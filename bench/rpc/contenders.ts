@@ -81,7 +81,8 @@ function undiciPost(dispatcher: Dispatcher, origin: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     dispatcher.dispatch(
-      { origin, path: "/flotilla.catalog.v1.CatalogService/GetEvent", method: "POST", headers: ["content-type", "application/proto"], body: requestBytes },
+      // No undici header/body timers, as HttpTransport for a call with a deadline.
+      { origin, path: "/flotilla.catalog.v1.CatalogService/GetEvent", method: "POST", headers: ["content-type", "application/proto"], body: requestBytes, headersTimeout: 0, bodyTimeout: 0 },
       {
         onRequestStart: () => {},
         onResponseStart: () => {},

@@ -8,6 +8,7 @@ import { FlotillaError, kitErrors } from "../errors/index.ts";
 import type { Instance } from "../registry/types.ts";
 import { decodeConnectError } from "./connect-error.ts";
 import { canceled, deadlineExceeded } from "./deadline.ts";
+import { type DeadlineSlice, deadlineTimers, type Expiring } from "./deadline-timers.ts";
 import { methodPath } from "./method-path.ts";
 import { unreachable } from "./transport-failure.ts";
 import type { SendOptions, Transport } from "./types.ts";
@@ -33,7 +34,7 @@ function malformedResponse(message: string, cause?: unknown): FlotillaError {
 }
 
 /** One call in flight: the undici handler, settling the caller's promise exactly once. */
-class Call<O extends DescMessage> implements Dispatcher.DispatchHandler {
+class Call<O extends DescMessage> implements Dispatcher.DispatchHandler, Expiring {
   readonly #origin: string;
   readonly #output: O;
   readonly #maxBytes: number;
@@ -46,7 +47,7 @@ class Call<O extends DescMessage> implements Dispatcher.DispatchHandler {
   #size = 0;
   #sent = false;
   #settled = false;
-  #timer: NodeJS.Timeout | undefined;
+  #deadline: DeadlineSlice | undefined;
   #signal: AbortSignal | undefined;
 
   constructor(origin: string, output: O, maxBytes: number, resolve: (value: MessageShape<O>) => void, reject: (error: FlotillaError) => void) {
@@ -57,8 +58,8 @@ class Call<O extends DescMessage> implements Dispatcher.DispatchHandler {
     this.#reject = reject;
   }
 
-  watch(left: number | undefined, signal: AbortSignal | undefined): void {
-    if (left !== undefined) this.#timer = setTimeout(() => this.#fail(deadlineExceeded()), left);
+  watch(deadline: number | undefined, signal: AbortSignal | undefined): void {
+    if (deadline !== undefined) this.#deadline = deadlineTimers.watch(deadline, this);
     if (signal !== undefined) {
       this.#signal = signal;
       this.#onAbort = () => this.#fail(canceled(signal.reason));
@@ -67,6 +68,11 @@ class Call<O extends DescMessage> implements Dispatcher.DispatchHandler {
   }
 
   #onAbort: (() => void) | undefined;
+
+  expire(): void {
+    this.#deadline = undefined;
+    this.#fail(deadlineExceeded());
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
@@ -128,7 +134,7 @@ class Call<O extends DescMessage> implements Dispatcher.DispatchHandler {
 
   #done(): void {
     this.#settled = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#deadline !== undefined) deadlineTimers.unwatch(this.#deadline, this);
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener("abort", this.#onAbort);
   }
 
@@ -178,11 +184,16 @@ export class HttpTransport implements Transport {
       return Promise.reject(kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `cannot encode ${method.input.typeName}`, { cause: error }));
     }
     const origin = target.address;
+    const path = methodPath(method);
     return new Promise<MessageShape<O>>((resolve, reject) => {
       const call = new Call(origin, method.output, this.#maxResponseBytes, resolve, reject);
-      call.watch(left, options.signal);
+      call.watch(options.deadline, options.signal);
       try {
-        this.#dispatcher.dispatch({ origin, path: methodPath(method), method: "POST", headers, body }, call);
+        // A call with a deadline is settled by it (Call.watch): undici's own header
+        // and body timers (minutes long, re-armed for every request) would only duplicate it.
+        const request: Dispatcher.DispatchOptions =
+          left === undefined ? { origin, path, method: "POST", headers, body } : { origin, path, method: "POST", headers, body, headersTimeout: 0, bodyTimeout: 0 };
+        this.#dispatcher.dispatch(request, call);
       } catch (error) {
         call.onResponseError(undefined as never, error as Error);
       }

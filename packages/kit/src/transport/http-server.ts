@@ -10,6 +10,7 @@ import { type FlotillaError, kitErrors } from "../errors/index.ts";
 import { encodeConnectError, statusOfError } from "./connect-error.ts";
 import { deadlineExceeded } from "./deadline.ts";
 import type { Route, Router } from "./router.ts";
+import { ServerCall } from "./server-call.ts";
 import type { Metadata } from "./types.ts";
 
 export interface RpcHandlerOptions {
@@ -217,34 +218,20 @@ export function createRpcHandler(router: Router, options: RpcHandlerOptions = {}
     res: ServerResponse,
     caller: string | undefined,
   ): void {
-    const controller = new AbortController();
-    let answered = false;
-    let timer: NodeJS.Timeout | undefined;
-    if (deadline !== undefined) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        replyError(res, deadlineExceeded(), false);
-        return;
-      }
-      timer = setTimeout(() => {
-        controller.abort(new DOMException("the deadline passed", "TimeoutError"));
-        if (answered) return;
-        answered = true;
-        replyError(res, deadlineExceeded(), draining);
-      }, left);
+    if (deadline !== undefined && deadline <= Date.now()) {
+      replyError(res, deadlineExceeded(), false);
+      return;
     }
+    const call = new ServerCall(deadline, () => replyError(res, deadlineExceeded(), draining));
     // 'close' also follows a normal answer; only an early one means the client left.
     res.on("close", () => {
-      if (!answered) controller.abort(new DOMException("the client closed the connection", "AbortError"));
+      if (!call.answered) call.controller.abort(new DOMException("the client closed the connection", "AbortError"));
     });
     inFlight++;
-    route.invoke(input, { service: route.service, method: route.method, deadline, metadata, signal: controller.signal, caller }).then(
+    route.invoke(input, { service: route.service, method: route.method, deadline, metadata, signal: call.signal, caller }).then(
       (output) => {
-        if (timer !== undefined) clearTimeout(timer);
         settled();
-        if (answered) return;
-        answered = true;
-        if (res.destroyed) return;
+        if (!call.settle() || res.destroyed) return;
         const schema = route.method.output;
         const body = type === "proto" ? toBinary(schema, output) : Buffer.from(toJsonString(schema, output));
         const headers = ["content-type", type === "proto" ? PROTO : JSON_TYPE, "content-length", String(body.byteLength)];
@@ -253,11 +240,8 @@ export function createRpcHandler(router: Router, options: RpcHandlerOptions = {}
         res.end(body);
       },
       (error: FlotillaError) => {
-        if (timer !== undefined) clearTimeout(timer);
         settled();
-        if (answered) return;
-        answered = true;
-        replyError(res, error, draining);
+        if (call.settle()) replyError(res, error, draining);
       },
     );
   }

@@ -4,11 +4,13 @@
 // whatever is published in the same tick into one socket write — many calls
 // per system call both ways, where HTTP/1.1 pays one write and one read each.
 import { type DescMessage, type DescMethodUnary, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
-import { connect, createInbox, headers as natsHeaders, type Msg, type NatsConnection, NoRespondersError, type Subscription } from "@nats-io/transport-node";
+import { connect, createInbox, type Msg, type NatsConnection, NoRespondersError, type Subscription } from "@nats-io/transport-node";
 import { FlotillaError, kitErrors } from "../errors/index.ts";
 import type { Instance } from "../registry/types.ts";
 import { decodeConnectError } from "./connect-error.ts";
 import { canceled, deadlineExceeded } from "./deadline.ts";
+import { type DeadlineSlice, deadlineTimers, type Expiring } from "./deadline-timers.ts";
+import { RequestHeaders } from "./nats-headers.ts";
 import { PublishBatch } from "./nats-publish-batch.ts";
 import { CONTENT_TYPE_HEADER, ERROR_CODE_HEADER, endpointOf, instanceSubjectPrefix, NATS_SCHEME, TIMEOUT_HEADER } from "./nats-rpc-protocol.ts";
 import { unreachable } from "./transport-failure.ts";
@@ -26,18 +28,30 @@ export type NatsTransportOptions = ({ servers: string | string[] } | { connectio
 type Options = { connection: NatsConnection; maxResponseBytes?: number; livenessProbeMs?: number };
 
 /** One call waiting for its answer. */
-class Pending<O extends DescMessage> {
+class Pending<O extends DescMessage> implements Expiring {
   readonly target: Instance;
   readonly sentAt = Date.now();
   readonly subject: string;
   readonly output: O;
   readonly resolve: (value: MessageShape<O>) => void;
   readonly reject: (error: FlotillaError) => void;
-  timer: NodeJS.Timeout | undefined;
+  readonly #pending: Map<number, Pending<DescMessage>>;
+  readonly #token: number;
+  deadline: DeadlineSlice | undefined;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 
-  constructor(target: Instance, subject: string, output: O, resolve: (value: MessageShape<O>) => void, reject: (error: FlotillaError) => void) {
+  constructor(
+    pending: Map<number, Pending<DescMessage>>,
+    token: number,
+    target: Instance,
+    subject: string,
+    output: O,
+    resolve: (value: MessageShape<O>) => void,
+    reject: (error: FlotillaError) => void,
+  ) {
+    this.#pending = pending;
+    this.#token = token;
     this.target = target;
     this.subject = subject;
     this.output = output;
@@ -45,8 +59,15 @@ class Pending<O extends DescMessage> {
     this.reject = reject;
   }
 
+  expire(): void {
+    this.deadline = undefined;
+    if (!this.#pending.delete(this.#token)) return;
+    this.cleanup();
+    this.reject(deadlineExceeded());
+  }
+
   cleanup(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.deadline !== undefined) deadlineTimers.unwatch(this.deadline, this);
     if (this.onAbort !== undefined) this.signal?.removeEventListener("abort", this.onAbort);
   }
 }
@@ -75,7 +96,7 @@ export class NatsTransport implements Transport {
   readonly #inboxLength: number;
   readonly #subscription: Subscription;
   readonly #batch: PublishBatch;
-  readonly #pending = new Map<string, Pending<DescMessage>>();
+  readonly #pending = new Map<number, Pending<DescMessage>>();
   readonly #subjects = new Map<string, Map<DescMethodUnary, string>>();
   readonly #probeMs: number;
   readonly #probing = new Set<string>();
@@ -124,17 +145,21 @@ export class NatsTransport implements Transport {
   }
 
   unary<I extends DescMessage, O extends DescMessage>(target: Instance, method: DescMethodUnary<I, O>, input: MessageShape<I>, options: SendOptions): Promise<MessageShape<O>> {
-    const h = natsHeaders();
-    let left: number | undefined;
-    if (options.deadline !== undefined) {
-      left = options.deadline - Date.now();
+    const deadline = options.deadline;
+    const h = new RequestHeaders();
+    if (deadline !== undefined) {
+      const left = deadline - Date.now();
       if (left <= 0) return Promise.reject(deadlineExceeded());
-      h.set(TIMEOUT_HEADER, String(left));
+      h.add(TIMEOUT_HEADER, String(left));
     }
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(canceled(signal.reason));
     const metadata = options.metadata;
-    for (const name in metadata) h.set(name, metadata[name] as string);
+    try {
+      for (const name in metadata) h.add(name, metadata[name] as string);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     let body: Uint8Array;
     try {
       body = toBinary(method.input, input);
@@ -142,17 +167,11 @@ export class NatsTransport implements Transport {
       return Promise.reject(kitErrors.create("KIT_ERR_INVALID_ARGUMENT", `cannot encode ${method.input.typeName}`, { cause: error }));
     }
     const subject = this.#subjectOf(target.address, method as DescMethodUnary);
-    const token = (this.#next++).toString(36);
+    const token = this.#next++;
     return new Promise<MessageShape<O>>((resolve, reject) => {
-      const pending = new Pending(target, subject, method.output, resolve, reject);
       const map = this.#pending;
-      if (left !== undefined) {
-        pending.timer = setTimeout(() => {
-          if (!map.delete(token)) return;
-          pending.cleanup();
-          reject(deadlineExceeded());
-        }, left);
-      }
+      const pending = new Pending(map, token, target, subject, method.output, resolve, reject);
+      if (deadline !== undefined) pending.deadline = deadlineTimers.watch(deadline, pending);
       if (signal !== undefined) {
         pending.signal = signal;
         pending.onAbort = () => {
@@ -173,7 +192,7 @@ export class NatsTransport implements Transport {
         reject(unreachable(`${subject}: the NATS connection is closed`, { maybeDelivered: false }));
         return;
       }
-      this.#batch.publish(subject, body, { reply: this.#inbox + token, headers: h }, (error) => {
+      this.#batch.publish(subject, body, { reply: this.#inbox + token.toString(36), headers: h.asMsgHdrs() }, (error) => {
         // Closed or draining connection: nothing was sent.
         if (!map.delete(token)) return;
         pending.cleanup();
@@ -219,8 +238,25 @@ export class NatsTransport implements Transport {
     }
   }
 
+  // The call's number from the reply subject (`<inbox><base 36>`), read from
+  // the subject's bytes when nats.js exposes them: decoding the subject into a
+  // string and hashing that cost more than the rest of matching an answer.
+  #tokenOf(msg: Msg): number {
+    const bytes = (msg as unknown as { _msg?: { subject?: Uint8Array } })._msg?.subject;
+    if (bytes === undefined) return Number.parseInt(msg.subject.slice(this.#inboxLength), 36);
+    if (bytes.length <= this.#inboxLength) return -1;
+    let token = 0;
+    for (let i = this.#inboxLength; i < bytes.length; i++) {
+      const c = bytes[i] as number;
+      const digit = c <= 57 ? c - 48 : c - 87;
+      if (digit < 0 || digit > 35 || (c > 57 && c < 97)) return -1;
+      token = token * 36 + digit;
+    }
+    return token;
+  }
+
   #answer(msg: Msg): void {
-    const token = msg.subject.slice(this.#inboxLength);
+    const token = this.#tokenOf(msg);
     const pending = this.#pending.get(token);
     if (pending === undefined) return; // settled already (deadline, cancel)
     this.#pending.delete(token);

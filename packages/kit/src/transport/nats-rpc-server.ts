@@ -8,6 +8,7 @@ import { fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/pr
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { FlotillaError, kitErrors } from "../errors/index.ts";
 import { encodeConnectError, statusOfError } from "./connect-error.ts";
+import { readRequestHeaders } from "./nats-headers.ts";
 import { PublishBatch } from "./nats-publish-batch.ts";
 import { deadlineExceeded } from "./deadline.ts";
 import {
@@ -22,6 +23,7 @@ import {
   TIMEOUT_HEADER,
 } from "./nats-rpc-protocol.ts";
 import type { Route, Router } from "./router.ts";
+import { ServerCall } from "./server-call.ts";
 import type { Metadata } from "./types.ts";
 
 export interface NatsRpcServerOptions {
@@ -132,18 +134,7 @@ export async function startNatsRpcServer(options: NatsRpcServerOptions): Promise
       replyError(reply, kitErrors.create("KIT_ERR_DRAINING", "this instance is shutting down"), stats);
       return;
     }
-    let contentType: string | undefined;
-    let timeout: string | undefined;
-    const metadata: Metadata = {};
-    const h = msg.headers;
-    if (h !== undefined) {
-      for (const [key, values] of h) {
-        const header = key.toLowerCase();
-        if (header === CONTENT_TYPE_HEADER) contentType = values[0];
-        else if (header === TIMEOUT_HEADER) timeout = values[0];
-        else if (!header.startsWith("nats-")) metadata[header] = values.join(", ");
-      }
-    }
+    const { contentType, timeout, metadata } = readRequestHeaders(msg);
     const type = mediaType(contentType);
     if (type === undefined) {
       replyError(reply, kitErrors.create("KIT_ERR_UNIMPLEMENTED", `content-type "${contentType}" is not supported; use ${PROTO} or ${JSON_TYPE}`), stats);
@@ -176,30 +167,17 @@ export async function startNatsRpcServer(options: NatsRpcServerOptions): Promise
   }
 
   function run(route: Route, stats: EndpointStats, input: MessageShape<DescMessage>, type: "proto" | "json", deadline: number | undefined, metadata: Metadata, reply: string): void {
-    const controller = new AbortController();
-    const began = performance.now();
-    let answered = false;
-    let timer: NodeJS.Timeout | undefined;
-    if (deadline !== undefined) {
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        replyError(reply, deadlineExceeded(), stats);
-        return;
-      }
-      timer = setTimeout(() => {
-        controller.abort(new DOMException("the deadline passed", "TimeoutError"));
-        if (answered) return;
-        answered = true;
-        replyError(reply, deadlineExceeded(), stats);
-      }, left);
+    if (deadline !== undefined && deadline <= Date.now()) {
+      replyError(reply, deadlineExceeded(), stats);
+      return;
     }
+    const began = performance.now();
+    const call = new ServerCall(deadline, () => replyError(reply, deadlineExceeded(), stats));
     inFlight++;
-    route.invoke(input, { service: route.service, method: route.method, deadline, metadata, signal: controller.signal }).then(
+    route.invoke(input, { service: route.service, method: route.method, deadline, metadata, signal: call.signal }).then(
       (output) => {
-        if (timer !== undefined) clearTimeout(timer);
         stats.processingNs += Math.round((performance.now() - began) * 1e6);
-        if (!answered) {
-          answered = true;
+        if (call.settle()) {
           const schema = route.method.output;
           if (type === "proto") {
             batch.publish(reply, toBinary(schema, output));
@@ -212,12 +190,8 @@ export async function startNatsRpcServer(options: NatsRpcServerOptions): Promise
         settled();
       },
       (error: unknown) => {
-        if (timer !== undefined) clearTimeout(timer);
         stats.processingNs += Math.round((performance.now() - began) * 1e6);
-        if (!answered) {
-          answered = true;
-          replyError(reply, FlotillaError.from(error), stats);
-        }
+        if (call.settle()) replyError(reply, FlotillaError.from(error), stats);
         settled();
       },
     );
