@@ -2,6 +2,7 @@
 // with request/reply messages, killed by their own pid when a phase ends.
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { processCpuMs } from "../support/engines.ts";
 
 export interface Child {
   readonly pid: number;
@@ -79,13 +80,5 @@ export function killAll(): void {
 
 /** CPU time (user + system) of a process in ms, from /proc (0 where there is none). */
 export async function cpuMsOf(pid: number): Promise<number> {
-  const { readFile } = await import("node:fs/promises");
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 Hz on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
+  return processCpuMs(pid);
 }

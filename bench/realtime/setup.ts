@@ -2,26 +2,14 @@
 // on a spare port (or a subject prefix on a given NATS), a database prefix on
 // PostgreSQL (dropped at the end, also after a failure or Ctrl-C), and the
 // access tokens of its users.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { createTestIssuer, dropDatabasesWithPrefix } from "@flotilla/kit/testing";
+import { startOwnNats } from "../support/engines.ts";
 
 export interface OwnNats {
   url: string;
   pid: number | undefined;
   stop(): void;
-}
-
-async function spare(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** `own`: a nats-server (PATH, or BENCH_NATS_SERVER) on a spare loopback port; else the URL given. */
@@ -30,18 +18,8 @@ export async function natsFor(setting: string): Promise<OwnNats> {
     if (!/^nats:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/.test(setting)) throw new Error(`--nats must be "own" or a nats:// URL on 127.0.0.1, got ${setting}`);
     return { url: setting, pid: undefined, stop() {} };
   }
-  const port = await spare();
-  const proc: ChildProcess = spawn(process.env.BENCH_NATS_SERVER ?? "nats-server", ["-a", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    let log = "";
-    proc.once("error", reject);
-    proc.once("exit", (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
-    proc.stderr?.on("data", (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes("Server is ready")) resolve();
-    });
-  });
-  return { url: `nats://127.0.0.1:${port}`, pid: proc.pid, stop: () => void proc.kill("SIGTERM") };
+  const own = await startOwnNats();
+  return { url: own.url, pid: own.pid, stop: () => void own.stop() };
 }
 
 export interface RunNames {

@@ -3,11 +3,11 @@
 //
 //   node bench/rpc/run.ts                                  # 2 s warm-up + 5 s per mode, 1 round
 //   node bench/rpc/run.ts --rounds 5 --only chassis,raw-undici
-import { type ChildProcess, fork, spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { fork } from "node:child_process";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { startOwnNats } from "../support/engines.ts";
 import { contenders } from "./contenders.ts";
 import type { LoadResult } from "./load.ts";
 
@@ -43,33 +43,11 @@ if (selected.length === 0) {
   process.exit(2);
 }
 
-/** Starts `nats-server` on a free loopback port; its CPU is read from /proc during NATS contenders. */
-async function ownNatsServer(): Promise<{ url: string; process: ChildProcess }> {
-  const port = await new Promise<number>((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-  const proc = spawn(process.env.BENCH_NATS_SERVER ?? "nats-server", ["-a", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    let log = "";
-    proc.once("error", reject);
-    proc.once("exit", (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
-    proc.stderr?.on("data", (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes("Server is ready")) resolve();
-    });
-  });
-  return { url: `nats://127.0.0.1:${port}`, process: proc };
-}
-
 const needsNats = selected.some((c) => c.usesNats);
-const ownNats = needsNats && values.nats === "own" ? await ownNatsServer() : undefined;
+// Its CPU is read from /proc during the NATS contenders.
+const ownNats = needsNats && values.nats === "own" ? await startOwnNats() : undefined;
 const natsUrl = ownNats?.url ?? (values.nats === "own" ? "nats://127.0.0.1:4222" : values.nats);
-const natsPid = String(ownNats?.process.pid ?? 0);
+const natsPid = String(ownNats?.pid ?? 0);
 
 interface Runs {
   c1: LoadResult[];
@@ -168,4 +146,4 @@ for (const [a, b, note] of ratios) {
   const ceilingRatio = x && y ? `${(ceiling(x) / ceiling(y)).toFixed(2)}×` : "n/a";
   console.log(`${`${a} / ${b}:`.padEnd(27)} c1 ${ratio(a, b, "c1").padStart(6)}  c${concurrency} ${ratio(a, b, "cN").padStart(6)}  ceiling ${ceilingRatio.padStart(6)}   (${note})`);
 }
-ownNats?.process.kill("SIGTERM");
+await ownNats?.stop();
