@@ -21,7 +21,6 @@ const samples = [
 /** Inserts the samples once; runs at every start of `flotilla dev`. */
 export async function seedCatalog(db: Database, es: EventStore, now = new Date()): Promise<void> {
   if ((await store.countEvents(db)) > 0) return;
-  {
     for (const s of samples) {
       await publishEvent(
         es,
@@ -39,5 +38,4 @@ export async function seedCatalog(db: Database, es: EventStore, now = new Date()
         }),
       );
     }
-  }
 }
