@@ -18,15 +18,12 @@ export interface Caller {
 export type Authenticate = (token: string, use?: "call" | "socket") => Promise<Caller>;
 
 export function tokenAuthenticator(rules: { issuer: string; audience: string; jwks: JwksSource }): Authenticate {
-  const verifier = (cache: false | undefined) =>
-    createTokenVerifier({ issuer: rules.issuer, audience: rules.audience, jwks: rules.jwks, algorithms: ["ES256"], clockToleranceSec: 30, ...(cache === false ? { cache } : {}) });
-  const calls = verifier(undefined);
+  const verifier = createTokenVerifier({ issuer: rules.issuer, audience: rules.audience, jwks: rules.jwks, algorithms: ["ES256"], clockToleranceSec: 30 });
   // A socket's token is verified once per connection, and a client that
   // reconnects after its replica failed lands on another one: verified-token
   // cache entries for sockets were never hit, and cost ≈ 0.3 KB per open
   // connection (bench/realtime).
-  const sockets = verifier(false);
-  return async (token, use = "call") => ({ subject: (await (use === "socket" ? sockets : calls).verify(token)).subject });
+  return async (token, use = "call") => ({ subject: (await verifier.verify(token, { remember: use !== "socket" })).subject });
 }
 
 /** The bearer token of an `authorization` value, if any. */

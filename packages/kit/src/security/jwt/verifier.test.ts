@@ -221,3 +221,13 @@ test("keys from a remote JWKS URL", async () => {
     server.close();
   }
 });
+
+test("a token verified with remember: false is not kept in the verified-token cache", async () => {
+  const { issuer, verifier } = await setup();
+  const once = await issuer.sign({ sub: "acc_once" });
+  const first = await verifier.verify(once, { remember: false });
+  const second = await verifier.verify(once);
+  assert.notEqual(second, first, "the first verification left nothing in the cache");
+  assert.equal(await verifier.verify(once), second, "a default verification is kept and found again");
+  assert.equal(await verifier.verify(once, { remember: false }), second, "remember: false still reads the cache");
+});

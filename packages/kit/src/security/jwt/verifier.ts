@@ -56,7 +56,16 @@ export interface TokenVerifier {
    * Resolves with the token's claims, or rejects with a KIT_ERR_TOKEN_* error
    * (all `unauthenticated`) or KIT_ERR_JWKS_UNAVAILABLE (`unavailable`).
    */
-  verify(token: string): Promise<VerifiedToken>;
+  verify(token: string, options?: VerifyOptions): Promise<VerifiedToken>;
+}
+
+export interface VerifyOptions {
+  /**
+   * `false`: a token verified now is not added to the verified-token cache
+   * (it may still be found there). For tokens seen once per connection — a
+   * WebSocket handshake — whose entries would only take memory.
+   */
+  readonly remember?: boolean;
 }
 
 const MAX_TOKEN_LENGTH = 8 * 1024;
@@ -116,7 +125,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   };
 
   return {
-    async verify(token) {
+    async verify(token, verifyOptions) {
       if (typeof token !== "string" || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
         throw kitErrors.create("KIT_ERR_TOKEN_INVALID", "the bearer token is not a compact JWS");
       }
@@ -133,7 +142,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       }
       const verified = await verifySignature(token);
       const ttl = verified.expiresAt * 1000 - now();
-      if (ttl > 0) cache.set(key, verified, { ttl });
+      if (ttl > 0 && verifyOptions?.remember !== false) cache.set(key, verified, { ttl });
       return verified;
     },
   };
