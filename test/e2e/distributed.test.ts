@@ -148,6 +148,22 @@ if (mtls) {
     await assert.rejects(direct(url, { cert: foreign.cert, key: foreign.key, ca }, list), "a certificate from another CA");
     assert.match(up.output(), /security mTLS on/);
   });
+
+  test("probes and scrapers without a certificate get the ops paths on the plain ops port, and nothing else there", async () => {
+    const instance = watch.instances()[0]!;
+    const ops = instance.labels.ops;
+    assert.match(ops ?? "", /^http:\/\/127\.0\.0\.1:\d+$/, "the instance advertises its ops port");
+    assert.equal((await fetch(`${ops}/livez`)).status, 200);
+    const ready = await fetch(`${ops}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: "ready" });
+    const metrics = await fetch(`${ops}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /# TYPE /);
+    const call = await fetch(`${ops}/flotilla.catalog.v1.CatalogService/ListEvents`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    assert.equal(call.status, 404, "no call is served on the ops port");
+    assert.equal(call.headers.get("content-type"), "application/problem+json");
+  });
 }
 
 test("zero trust: the service itself re-verifies the end user's token and the method's permissions", async () => {

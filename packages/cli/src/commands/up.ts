@@ -43,7 +43,9 @@ export async function runUp(options: UpOptions): Promise<void> {
   const pki = mtls
     ? await startLocalPki({ dir: resolve(dataDir, "pki"), services: [...Object.keys(knownServices), "gateway"], ttlMs: options.certTtlMs ?? ttlSeconds * 1000 })
     : undefined;
-  const tlsEnv = (identity: string): NodeJS.ProcessEnv => (pki ? { FLOTILLA_MTLS: "on", FLOTILLA_TLS_DIR: pki.dirOf(identity) } : { FLOTILLA_MTLS: "off" });
+  // Under mTLS each service also opens a plain port for /livez, /readyz and /metrics (the `ops` label).
+  const tlsEnv = (identity: string): NodeJS.ProcessEnv =>
+    pki ? { FLOTILLA_MTLS: "on", FLOTILLA_TLS_DIR: pki.dirOf(identity), FLOTILLA_OPS_PORT: "0" } : { FLOTILLA_MTLS: "off" };
   const supervisor = new Supervisor();
   supervisor.on("exit", (s) => console.log(`supervisor     | ${s.name} exited (${s.lastExit}), restarts so far: ${s.restarts}`));
   supervisor.on("start", (s) => {

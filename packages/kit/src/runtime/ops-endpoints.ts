@@ -34,6 +34,20 @@ export function handleOps(req: IncomingMessage, res: ServerResponse, state: OpsS
   return false;
 }
 
+/**
+ * A listener for a port of its own that answers the ops paths and nothing
+ * else: under mTLS, Kubernetes probes and Prometheus hold no client
+ * certificate, and the service's own port would refuse them.
+ */
+export function opsOnlyListener(state: OpsState): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    if (handleOps(req, res, state)) return;
+    const body = JSON.stringify({ type: "about:blank", title: "Not Found", status: 404, detail: "this port answers GET /livez, /readyz and /metrics only" });
+    res.writeHead(404, { "content-type": "application/problem+json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  };
+}
+
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });

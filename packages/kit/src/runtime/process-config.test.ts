@@ -36,3 +36,10 @@ test("RPC transport settings: http by default, nats on request, never nats with 
   refused({ FLOTILLA_RPC_SUBJECT_PREFIX: "rpc.*" }, "FLOTILLA_RPC_SUBJECT_PREFIX");
   refused({ FLOTILLA_RPC_TRANSPORT: "nats", FLOTILLA_MTLS: "on", FLOTILLA_TLS_DIR: "/etc/flotilla/tls" }, "FLOTILLA_RPC_TRANSPORT=nats does not carry mTLS identities");
 });
+
+test("the ops port: none by default, 0 for any free port, a port number; anything else named at start", () => {
+  assert.equal(loadServiceProcessConfig({}).opsPort, "");
+  assert.equal(loadServiceProcessConfig({ FLOTILLA_OPS_PORT: "0" }).opsPort, "0");
+  assert.equal(loadServiceProcessConfig({ FLOTILLA_OPS_PORT: "65535" }).opsPort, "65535");
+  for (const bad of ["65536", "-1", "08", "port", "80 "]) refused({ FLOTILLA_OPS_PORT: bad }, "FLOTILLA_OPS_PORT");
+});

@@ -21,6 +21,12 @@ export const serviceProcessSettings = {
   busSubjectPrefix: str("FLOTILLA_BUS_SUBJECT_PREFIX", "events", "subject prefix of events (events.<type>)", /^[A-Za-z0-9_-]{1,32}$/),
   host: str("FLOTILLA_HOST", "127.0.0.1", "address to listen on and to advertise"),
   port: int("FLOTILLA_PORT", 0, "port to listen on (0 = any free port)", { min: 0, max: 65535 }),
+  opsPort: str(
+    "FLOTILLA_OPS_PORT",
+    "",
+    "a plain-HTTP port answering only /livez, /readyz and /metrics, for probes and scrapers without a client certificate under mTLS (0 = any free port, advertised as the `ops` label); unset: none",
+    /^(|0|[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$/,
+  ),
   version: str("FLOTILLA_VERSION", "0.1.0", "version advertised in the registry (canary routing selects on it)"),
   labels: str("FLOTILLA_LABELS", "", "extra registry labels, k=v,k=v", /^([A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*)?(,[A-Za-z0-9_.-]+=[A-Za-z0-9_.-]*)*$/),
   drainTimeoutMs: int("FLOTILLA_DRAIN_TIMEOUT_MS", 10_000, "how long SIGTERM waits for calls in flight", { min: 0, max: 600_000 }),

@@ -25,7 +25,7 @@ import type { Router } from "../transport/router.ts";
 import { startNatsRpcServer } from "../transport/nats-rpc-server.ts";
 import { hostService } from "./host-service.ts";
 import { createInvoker } from "./invoker.ts";
-import { handleOps } from "./ops-endpoints.ts";
+import { handleOps, opsOnlyListener } from "./ops-endpoints.ts";
 import { loadServiceProcessConfig, parseLabels } from "./process-config.ts";
 import { securityInterceptors } from "./security.ts";
 import { onShutdown } from "./shutdown.ts";
@@ -89,6 +89,9 @@ export async function runServiceProcess<S extends DescService>(definition: Servi
   });
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const port = (server.address() as AddressInfo).port;
+  const ops = config.opsPort === "" ? undefined : createServer(opsOnlyListener({ ready: () => ready, metrics: telemetry.registry }));
+  if (ops) await new Promise<void>((resolve) => ops.listen(Number(config.opsPort), config.host, resolve));
+  const opsLabel: Record<string, string> = ops ? { ops: `http://${config.host}:${(ops.address() as AddressInfo).port}` } : {};
 
   const id = `${definition.name}-${randomBytes(4).toString("hex")}`;
   // FLOTILLA_RPC_TRANSPORT=nats: callers reach this instance over NATS (micro
@@ -100,7 +103,7 @@ export async function runServiceProcess<S extends DescService>(definition: Servi
     version: config.version,
     address: natsRpc?.server.address ?? `${scheme}://${config.host}:${port}`,
     // `http`: where /livez, /readyz and /metrics answer, whatever transport carries calls.
-    labels: { ...parseLabels(config.labels), pid: String(process.pid), http: `${scheme}://${config.host}:${port}` },
+    labels: { ...parseLabels(config.labels), pid: String(process.pid), http: `${scheme}://${config.host}:${port}`, ...opsLabel },
     startedAt: Date.now(),
   });
   ready = true;
@@ -119,6 +122,8 @@ export async function runServiceProcess<S extends DescService>(definition: Servi
     }
     await new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
+    ops?.close();
+    ops?.closeAllConnections();
     invoker.close();
     await transports.close();
     certs?.close();
