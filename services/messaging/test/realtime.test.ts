@@ -214,6 +214,25 @@ test("presence: a contact's first socket is announced online, its last one offli
   await gus.close();
 });
 
+test("presence across replicas: a user who closes one socket but keeps another elsewhere is announced online again", async () => {
+  await direct("fay", "eve");
+  const fay = new TestClient(A().url, { token: tokens.fay });
+  await fay.hello();
+  const eveOnA = new TestClient(A().url, { token: tokens.eve });
+  await eveOnA.hello();
+  await fay.waitFor((f) => f.type === "presence" && f.user_id === "eve" && f.online === true, "eve online");
+  const eveOnB = new TestClient(B().url, { token: tokens.eve });
+  await eveOnB.hello();
+  const before = fay.frames.length;
+  await eveOnB.close();
+  // B saw its last socket of eve close and said offline; A still holds one and says online again.
+  const eveSince = (from: number) => fay.frames.slice(from).filter((f) => f.type === "presence" && f.user_id === "eve").map((f) => f.online);
+  await fay.waitFor(() => eveSince(before).join() === "false,true", "eve offline from B, then online again from A");
+  await eveOnA.close();
+  await fay.waitFor(() => eveSince(before).at(-1) === false && eveSince(before).length === 3, "eve offline once her last socket closed");
+  await fay.close();
+});
+
 test("the handshake needs a valid token: header, subprotocol or query", async () => {
   await assert.rejects(new TestClient(A().url).opened, (e) => (e as { status?: number }).status === 401);
   const other = await createIssuer();

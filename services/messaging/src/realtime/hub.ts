@@ -80,6 +80,8 @@ export class RealtimeHub implements Fanout {
   readonly #heartbeat: NodeJS.Timeout;
   /** What every connection shares: built once, not a set of closures per socket. */
   readonly #shared: ConnectionDeps;
+  /** Users this replica is about to announce online again (see #stillOnline). */
+  readonly #correcting = new Set<string>();
   #heartbeatTick = 0;
   #nextSlot = 0;
   /** The replica's subscription, made on the first connect (and again after it failed). */
@@ -213,6 +215,7 @@ export class RealtimeHub implements Fanout {
     // The event's JSON (#publish) is also its client frame: framed once here,
     // the same bytes written to every socket.
     const out = outbound(payload.subarray(split + 1));
+    if (event.type === "presence" && !event.online) this.#stillOnline(event.user_id);
     for (const user of recipients) {
       if (typeof user !== "string") continue;
       const entry = this.#users.get(user);
@@ -230,13 +233,29 @@ export class RealtimeHub implements Fanout {
     }
   }
 
-  // Best effort, per replica: a user connected to two replicas who leaves one
-  // is briefly reported offline. Presence is a hint; messages are not.
+  // Best effort: each replica announces its own first and last socket of a
+  // user. A user still connected to another replica when one announces them
+  // offline is announced online again by that other replica (#stillOnline),
+  // so contacts see a brief flicker, not a false offline. Presence is a hint;
+  // messages are not.
   async #presence(userId: string, online: boolean): Promise<void> {
     try {
       this.#publish(await store.contactsOf(this.#o.db, userId), { type: "presence", user_id: userId, online });
     } catch (error) {
       this.#o.log.debug({ err: error }, "presence not sent");
     }
+  }
+
+  // Another replica announced `userId` offline (their last socket there
+  // closed); if this replica still holds a socket of theirs, they are online.
+  // Once per announcement, however many payloads its recipients took.
+  #stillOnline(userId: string): void {
+    if (typeof userId !== "string" || this.#correcting.has(userId)) return;
+    if ((this.#users.get(userId)?.connections.length ?? 0) === 0) return;
+    this.#correcting.add(userId);
+    setImmediate(() => {
+      this.#correcting.delete(userId);
+      if ((this.#users.get(userId)?.connections.length ?? 0) > 0) void this.#presence(userId, true);
+    });
   }
 }
