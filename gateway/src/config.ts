@@ -103,6 +103,8 @@ export const gatewayConfigSchema = object({
     classes: dict(object({ user: rateRule(0), app: rateRule(0), ip: rateRule(0) }), {
       read: { user: { limit: 600, windowSec: 60 }, app: { limit: 6000, windowSec: 60 }, ip: { limit: 0, windowSec: 60 } },
       write: { user: { limit: 60, windowSec: 60 }, app: { limit: 1200, windowSec: 60 }, ip: { limit: 300, windowSec: 60 } },
+      // WebSocket handshakes (`/v1/realtime`), per address, before the token is verified.
+      realtime: { ip: { limit: 120, windowSec: 60 } },
     }),
     /** operationId or service name → class; unlisted: `read` (GET) or `write`. */
     routes: dict(text("", { pattern: ID, hint: "a class name" })),

@@ -24,7 +24,7 @@ export { defaultIdempotency, type IdempotencyOptions, type IdempotencySettings, 
 export type { BeginResult, IdempotencyStore, StoredResponse } from "./plugins/idempotency-store.ts";
 export { MemoryIdempotencyStore } from "./plugins/idempotency-store-memory.ts";
 export { RedisIdempotencyStore } from "./plugins/idempotency-store-redis.ts";
-export { defaultRateLimits, type RateLimitClass, type RateLimitOptions, type RateLimitRule, type RateLimitSettings, rateLimit } from "./plugins/rate-limit.ts";
+export { defaultRateLimits, handshakeLimiter, type RateLimitClass, type RateLimitOptions, type RateLimitRule, type RateLimitSettings, rateLimit } from "./plugins/rate-limit.ts";
 export { cacheInvalidationRules, defaultResponseCache, type ResponseCache, type ResponseCacheOptions, type ResponseCacheSettings, responseCache } from "./plugins/response-cache.ts";
 export { type Traffic, type TrafficOptions, trafficPlugins } from "./plugins/traffic.ts";
 export { handshakeToken, mountRealtime, type RealtimeOptions, type RealtimeUpstream } from "./websocket.ts";

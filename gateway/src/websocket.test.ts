@@ -9,7 +9,8 @@ import { kitErrors, type TokenVerifier, type VerifiedToken } from "@flotilla/kit
 import type { FastifyInstance } from "fastify";
 import { WebSocket, WebSocketServer } from "ws";
 import { createGateway } from "./gateway.ts";
-import { mountRealtime, type RealtimeUpstream } from "./websocket.ts";
+import { defaultRateLimits, handshakeLimiter } from "./plugins/rate-limit.ts";
+import { mountRealtime, type RealtimeOptions, type RealtimeUpstream } from "./websocket.ts";
 
 const verifier: TokenVerifier = {
   async verify(token) {
@@ -37,9 +38,9 @@ after(async () => {
   for (const close of closers.reverse()) await close();
 });
 
-async function gatewayWith(upstream: RealtimeUpstream): Promise<{ app: FastifyInstance; url: string }> {
+async function gatewayWith(upstream: RealtimeUpstream, admit?: RealtimeOptions["admit"]): Promise<{ app: FastifyInstance; url: string }> {
   const app = createGateway({ services: [], invoke: async () => assert.fail("no calls"), logger: false });
-  mountRealtime(app, { upstream, verifier });
+  mountRealtime(app, { upstream, verifier, admit });
   const address = await app.listen({ port: 0, host: "127.0.0.1" });
   closers.push(() => app.close());
   return { app, url: `${address.replace("http", "ws")}/v1/realtime` };
@@ -89,6 +90,28 @@ test("embedded: a valid token from header, subprotocol or query reaches the hand
   assert.equal(hello.authorization, "Bearer good-token");
   assert.equal(hello.url, "/v1/realtime?x=1", "the token is taken off the URL passed on");
   ws.close();
+});
+
+test("handshakes past the realtime class's per-address limit get 429 problem+json with Retry-After, before any token check", async () => {
+  const { handler } = fakeService();
+  const settings = { ...defaultRateLimits, classes: { ...defaultRateLimits.classes, realtime: { ip: { limit: 2, windowSec: 60 } } } };
+  const { url } = await gatewayWith({ kind: "inproc", handler }, handshakeLimiter({ settings: () => settings }));
+  for (let i = 0; i < 2; i++) {
+    const { ws, first } = open(url, { headers: { authorization: "Bearer good-token" } });
+    assert.equal((await first).authorization, "Bearer good-token");
+    ws.close();
+  }
+  // Counted per address whatever the token: a flood of bad ones costs no signature check past the limit.
+  for (const headers of [{ authorization: "Bearer good-token" }, { authorization: "Bearer forged" }]) {
+    const { first } = open(url, { headers });
+    await assert.rejects(first, (e: { status?: number; body?: string; headers?: Record<string, string> }) => {
+      assert.equal(e.status, 429);
+      assert.equal(e.headers?.["content-type"], "application/problem+json");
+      assert.equal(JSON.parse(e.body ?? "{}").code, "GW_ERR_RATE_LIMITED");
+      assert.ok(Number(e.headers?.["retry-after"]) >= 1);
+      return true;
+    });
+  }
 });
 
 test("handshakes without a valid token are refused with problem+json: 401, or 503 when keys are unavailable", async () => {

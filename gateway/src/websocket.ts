@@ -38,6 +38,8 @@ export interface RealtimeOptions {
   readonly trustedProxies?: readonly string[];
   /** Instances tried per handshake before giving up with 503. @default 3 */
   readonly attempts?: number;
+  /** Admits a handshake from a client address, or says how long it must wait (429). @default every one */
+  readonly admit?: (ip: string) => Promise<{ retryAfterSec: number } | undefined>;
 }
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
@@ -79,6 +81,19 @@ export function mountRealtime(app: FastifyInstance, options: RealtimeOptions): v
       return refuse(socket, 401, "Unauthorized", "GW_ERR_UNAUTHENTICATED", token === null ? "the access token is malformed" : "the realtime endpoint needs an access token", challenge);
     }
     void (async () => {
+      const ip = clientIpOf((socket as Socket).remoteAddress, request.headers["x-forwarded-for"], trusted);
+      if (options.admit) {
+        let wait: { retryAfterSec: number } | undefined;
+        try {
+          wait = await options.admit(ip);
+        } catch (error) {
+          // The limiter's store failing must not turn away every client.
+          log.warn({ err: error }, "handshake rate limit unavailable; admitting");
+        }
+        if (wait !== undefined) {
+          return refuse(socket, 429, "Too Many Requests", "GW_ERR_RATE_LIMITED", `too many WebSocket handshakes from this address; retry in ${wait.retryAfterSec} s`, `retry-after: ${wait.retryAfterSec}\r\n`);
+        }
+      }
       if (options.verifier) {
         try {
           await options.verifier.verify(token);
@@ -91,7 +106,7 @@ export function mountRealtime(app: FastifyInstance, options: RealtimeOptions): v
       if (socket.destroyed) return;
       // What a service call would carry: the token (for the service to verify again) and the client's address.
       request.headers.authorization = `Bearer ${token}`;
-      request.headers["x-client-ip"] = clientIpOf((socket as Socket).remoteAddress, request.headers["x-forwarded-for"], trusted);
+      request.headers["x-client-ip"] = ip;
       url.searchParams.delete("access_token");
       request.url = `${url.pathname}${url.search}`;
       open.add(socket);

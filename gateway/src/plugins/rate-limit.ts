@@ -50,6 +50,8 @@ export const defaultRateLimits: RateLimitSettings = {
   classes: {
     read: { user: { limit: 600, windowSec: 60 }, app: { limit: 6000, windowSec: 60 }, ip: { limit: 0, windowSec: 60 } },
     write: { user: { limit: 60, windowSec: 60 }, app: { limit: 1200, windowSec: 60 }, ip: { limit: 300, windowSec: 60 } },
+    // WebSocket handshakes (`/v1/realtime`), per address, counted before the token is verified.
+    realtime: { ip: { limit: 120, windowSec: 60 } },
   },
   routes: {},
 };
@@ -167,6 +169,35 @@ export function rateLimit(options: RateLimitOptions): GatewayPlugin {
   return (api) => {
     api.addHook("onRequest", hook(["ip"]));
     api.addHook("preHandler", hook(["user", "app"]));
+  };
+}
+
+/** The class whose `ip` rule limits WebSocket handshakes. */
+export const HANDSHAKE_CLASS = "realtime";
+
+/**
+ * Counts a WebSocket handshake from `ip` against the `realtime` class's `ip`
+ * rule: undefined when it may go on, else the seconds to wait. A handshake
+ * costs the realtime service a signature check and a database read, so a flood
+ * of them is cut here, before the gateway verifies the token itself.
+ */
+export function handshakeLimiter(options: RateLimitOptions): (ip: string) => Promise<{ retryAfterSec: number } | undefined> {
+  const prefix = `${options.keyPrefix ?? "flotilla:rl"}:ws`;
+  const counters = new Map<number, WindowCounter>();
+  return async (ip) => {
+    const settings = options.settings();
+    const rule = settings.classes[HANDSHAKE_CLASS]?.ip;
+    if (!settings.enabled || rule === undefined || rule.limit <= 0) return undefined;
+    let counter = counters.get(rule.windowSec);
+    if (counter === undefined) {
+      counter = new WindowCounter({ windowSec: rule.windowSec, keyPrefix: `${prefix}:${rule.windowSec}`, redis: options.redis });
+      counters.set(rule.windowSec, counter);
+    }
+    const hit = await counter.hit(`${HANDSHAKE_CLASS}:ip:${ip}`);
+    const decision = decide(hit, rule.limit, counter.windowMs);
+    if (decision.allowed) return undefined;
+    await hit.undo();
+    return { retryAfterSec: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) };
   };
 }
 

@@ -20,7 +20,7 @@ import { canary } from "./canary.ts";
 import { idempotency } from "./idempotency.ts";
 import { MemoryIdempotencyStore } from "./idempotency-store-memory.ts";
 import { RedisIdempotencyStore } from "./idempotency-store-redis.ts";
-import { rateLimit } from "./rate-limit.ts";
+import { handshakeLimiter, rateLimit } from "./rate-limit.ts";
 import { cacheInvalidationRules, responseCache } from "./response-cache.ts";
 
 export interface TrafficOptions {
@@ -35,6 +35,8 @@ export interface TrafficOptions {
 
 export interface Traffic {
   readonly rateLimit: GatewayPlugin;
+  /** For `mountRealtime({ admit })`: WebSocket handshakes per address (the `realtime` class), counters as `rateLimit`'s. */
+  readonly admitHandshake: (ip: string) => Promise<{ retryAfterSec: number } | undefined>;
   /** Canary, response cache, idempotency, breaker — in this order. */
   readonly plugins: readonly GatewayPlugin[];
   close(): Promise<void>;
@@ -59,6 +61,7 @@ export function trafficPlugins(options: TrafficOptions): Traffic {
   }
   return {
     rateLimit: rateLimit({ settings: () => config().rateLimits, redis, keyPrefix: `flotilla:${namespace}:rl` }),
+    admitHandshake: handshakeLimiter({ settings: () => config().rateLimits, redis, keyPrefix: `flotilla:${namespace}:rl` }),
     plugins: [
       canary({ settings: () => config().canary }),
       responses.plugin,

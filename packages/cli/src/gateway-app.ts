@@ -80,7 +80,7 @@ export function buildGatewayApp(options: GatewayAppOptions): FastifyInstance {
     bodyLimit: options.bodyLimit ?? config.limits.bodyLimit,
     requestTimeoutMs: options.requestTimeoutMs ?? config.limits.requestTimeoutMs,
   });
-  if (options.realtime) mountRealtime(app, { upstream: options.realtime, verifier, trustedProxies: config.network.trustedProxies });
+  if (options.realtime) mountRealtime(app, { upstream: options.realtime, verifier, trustedProxies: config.network.trustedProxies, admit: traffic.admitHandshake });
   app.addHook("onClose", async () => source.close());
   app.addHook("onClose", traffic.close);
   app.get("/metrics", async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(await metricsText(options.telemetry.registry)));
