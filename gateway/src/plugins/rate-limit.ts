@@ -75,17 +75,7 @@ export function classOf(meta: RouteMeta, settings: RateLimitSettings): string {
 }
 
 export function rateLimit(options: RateLimitOptions): GatewayPlugin {
-  const prefix = options.keyPrefix ?? "flotilla:rl";
-  // One counter per window length; a changed window in the config gets a new one.
-  const counters = new Map<number, WindowCounter>();
-  const counterFor = (windowSec: number): WindowCounter => {
-    let counter = counters.get(windowSec);
-    if (counter === undefined) {
-      counter = new WindowCounter({ windowSec, keyPrefix: `${prefix}:${windowSec}`, redis: options.redis });
-      counters.set(windowSec, counter);
-    }
-    return counter;
-  };
+  const counterFor = windowCounters(options.keyPrefix ?? "flotilla:rl", options.redis);
   // A route's class, per settings object: recomputed only after a config reload.
   let classesFor: RateLimitSettings | undefined;
   let classes = new WeakMap<RouteMeta, string>();
@@ -182,22 +172,30 @@ export const HANDSHAKE_CLASS = "realtime";
  * of them is cut here, before the gateway verifies the token itself.
  */
 export function handshakeLimiter(options: RateLimitOptions): (ip: string) => Promise<{ retryAfterSec: number } | undefined> {
-  const prefix = `${options.keyPrefix ?? "flotilla:rl"}:ws`;
-  const counters = new Map<number, WindowCounter>();
+  const counterFor = windowCounters(`${options.keyPrefix ?? "flotilla:rl"}:ws`, options.redis);
   return async (ip) => {
     const settings = options.settings();
     const rule = settings.classes[HANDSHAKE_CLASS]?.ip;
     if (!settings.enabled || rule === undefined || rule.limit <= 0) return undefined;
-    let counter = counters.get(rule.windowSec);
-    if (counter === undefined) {
-      counter = new WindowCounter({ windowSec: rule.windowSec, keyPrefix: `${prefix}:${rule.windowSec}`, redis: options.redis });
-      counters.set(rule.windowSec, counter);
-    }
+    const counter = counterFor(rule.windowSec);
     const hit = await counter.hit(`${HANDSHAKE_CLASS}:ip:${ip}`);
     const decision = decide(hit, rule.limit, counter.windowMs);
     if (decision.allowed) return undefined;
     await hit.undo();
     return { retryAfterSec: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) };
+  };
+}
+
+/** One counter per window length, made on first use; a changed window in the config gets a new one. */
+function windowCounters(prefix: string, redis: Redis | undefined): (windowSec: number) => WindowCounter {
+  const counters = new Map<number, WindowCounter>();
+  return (windowSec) => {
+    let counter = counters.get(windowSec);
+    if (counter === undefined) {
+      counter = new WindowCounter({ windowSec, keyPrefix: `${prefix}:${windowSec}`, redis });
+      counters.set(windowSec, counter);
+    }
+    return counter;
   };
 }
 
