@@ -7,6 +7,7 @@ import type { Database, Logger, ServiceContext } from "@flotilla/kit";
 import { createEvent } from "@flotilla/kit/internal";
 import { directKey, membersOf, previewOf } from "./domain.ts";
 import { messagingErrors } from "./errors.ts";
+import type { MemberLists } from "./member-lists.ts";
 import * as store from "./store.ts";
 
 /** Realtime delivery after a commit (the hub); best effort — clients catch up by seq. */
@@ -21,6 +22,8 @@ export interface Deps {
   source: string;
   log: Logger;
   fanout: Fanout;
+  /** Member lists kept between sends; absent: read on every send. */
+  memberLists?: MemberLists;
   now?: () => Date;
 }
 
@@ -53,7 +56,9 @@ export async function sendMessage(deps: Deps, caller: string, req: messagingV1.S
   const outcome = await deps.db.transaction(async (tx) => {
     const head = await store.lockConversation(tx, req.conversationId);
     if (!head) throw messagingErrors.create("MESSAGING_ERR_CONVERSATION_NOT_FOUND", `no conversation with id ${req.conversationId}`);
-    const { member, earlier, members } = await store.sendContext(tx, req.conversationId, caller, req.clientMessageId);
+    const kept = deps.memberLists?.get(req.conversationId, head.membersVersion);
+    const context = await store.sendContext(tx, req.conversationId, caller, req.clientMessageId, kept === undefined);
+    const { member, earlier } = context;
     if (!member) {
       throw messagingErrors.create("MESSAGING_ERR_NOT_A_MEMBER", `you are not a member of conversation ${req.conversationId}`);
     }
@@ -61,8 +66,10 @@ export async function sendMessage(deps: Deps, caller: string, req: messagingV1.S
       if (earlier.text !== req.text) {
         throw messagingErrors.create("MESSAGING_ERR_CLIENT_ID_REUSED", `client_message_id ${req.clientMessageId} was already used for another text`);
       }
-      return { message: earlier, members: [] as string[], fresh: false };
+      return { message: earlier, members: [] as readonly string[], fresh: false };
     }
+    const members = kept ?? context.members;
+    if (kept === undefined) deps.memberLists?.set(req.conversationId, head.membersVersion, members);
     const sentAt = now();
     const message = await store.insertMessage(tx, {
       conversationId: req.conversationId,

@@ -37,4 +37,13 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: "0002_members_version",
+    sql: `
+      -- Bumped by every change of a conversation's members, in the same
+      -- transaction and under the conversation's row lock: a replica keeps a
+      -- member list only with the version it was read at (member-lists.ts).
+      ALTER TABLE conversations ADD COLUMN members_version bigint NOT NULL DEFAULT 0;
+    `,
+  },
 ];

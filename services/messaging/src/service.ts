@@ -4,6 +4,7 @@ import { type Authenticate, tokenAuthenticator } from "./auth.ts";
 import { jwksOf, loadMessagingConfig, type MessagingConfig } from "./config.ts";
 import { type Deps, markRead } from "./conversations.ts";
 import { messagingHandlers } from "./handlers.ts";
+import { MemberLists } from "./member-lists.ts";
 import { migrations } from "./migrations.ts";
 import { RealtimeHub } from "./realtime/hub.ts";
 import { SeenBatcher } from "./realtime/seen-batcher.ts";
@@ -27,7 +28,7 @@ export function createMessagingService(options: MessagingOptions = {}): ServiceD
       const config = options.config ?? loadMessagingConfig();
       const authenticate = options.authenticate ?? tokenAuthenticator({ issuer: config.publicUrl, audience: "flotilla", jwks: jwksOf(config, ctx.invoke) });
       const seen = new SeenBatcher({ db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log });
-      const deps: Deps = { db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log, fanout: undefined as never };
+      const deps: Deps = { db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log, fanout: undefined as never, memberLists: new MemberLists() };
       const hub = new RealtimeHub({
         broadcast: ctx.broadcast,
         db: ctx.db,

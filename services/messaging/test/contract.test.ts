@@ -68,6 +68,28 @@ test("concurrent sends get seqs 1..n without gap or duplicate, and each leaves o
   assert.deepEqual([...first.recipientIds, first.senderId].sort(), ["alice", "bob", "carol"]);
 });
 
+test("a send uses the member list it kept only while members_version is unchanged", async () => {
+  const group = ((await svc.call("createConversation", { kind: messagingV1.ConversationKind.GROUP, memberIds: ["bob"], title: "Kept" }, alice)) as messagingV1.CreateConversationResponse)
+    .conversation!;
+  const recipientsOf = async (seq: bigint) => {
+    const events = await eventually(
+      () => svc.events.filter((e) => e.type === "messaging.message_sent.v1" && e.subject === group.conversationId),
+      (list) => list.some((e) => decodeEvent(messagingEventsV1.MessageSentSchema, e).seq === seq),
+      `message_sent ${seq}`,
+    );
+    const event = events.find((e) => decodeEvent(messagingEventsV1.MessageSentSchema, e).seq === seq)!;
+    return [...decodeEvent(messagingEventsV1.MessageSentSchema, event).recipientIds].sort();
+  };
+  assert.deepEqual(await recipientsOf((await send(alice, group.conversationId, "one")).seq), ["bob"]);
+  // A change of membership, as one must be made: the members and the version in one transaction.
+  await svc.hosted.db.transaction(async (tx) => {
+    await tx.query("INSERT INTO members (conversation_id, user_id) VALUES ($1, 'carol')", [group.conversationId]);
+    await tx.query("UPDATE conversations SET members_version = members_version + 1 WHERE conversation_id = $1", [group.conversationId]);
+  });
+  assert.deepEqual(await recipientsOf((await send(alice, group.conversationId, "two")).seq), ["bob", "carol"]);
+  assert.deepEqual(await recipientsOf((await send(bob, group.conversationId, "three")).seq), ["alice", "carol"]);
+});
+
 test("a retried send with the same client_message_id is stored once and answers the same message", async () => {
   const c = await direct(alice, "dave");
   const [a, b] = await Promise.all([send(alice, c.conversationId, "hi", "cm-1"), send(alice, c.conversationId, "hi", "cm-1")]);

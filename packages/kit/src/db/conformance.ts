@@ -82,6 +82,8 @@ export function databaseConformance(name: string, makeProvider: () => Promise<Da
       assert.equal(Object.getPrototypeOf(rows[0]), Object.prototype);
       assert.ok(rows[0]?.at instanceof Date);
       assert.deepEqual(await db.query("SELECT id FROM typed WHERE id = $1", [2]), []);
+      // json (not only jsonb) comes back parsed: aggregates such as json_agg return it.
+      assert.deepEqual(await db.query("SELECT json_agg(name) AS names FROM typed"), [{ names: ["zoë"] }]);
       await db.close();
     });
 

@@ -29,4 +29,11 @@ export const outboxMigrations: readonly Migration[] = [
   last_error text
 )`,
   },
+  {
+    // A row lives until the relay has published it, milliseconds: compressing
+    // a large event (TOAST's default for bytea over ~2 KB) only costs CPU on
+    // the write and again on the relay's read.
+    id: "kit_outbox_0002_data_uncompressed",
+    sql: "ALTER TABLE flotilla_outbox ALTER COLUMN data SET STORAGE EXTERNAL",
+  },
 ];
