@@ -29,7 +29,7 @@ before(async () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     replicas.push({ svc, server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/realtime` });
   }
-  for (const u of ["alice", "bob", "carol", "dan", "eve", "fay", "gus", "hal"]) tokens[u] = await issuer.token(u);
+  for (const u of ["alice", "bob", "carol", "dan", "eve", "fay", "gus", "hal", "ivy"]) tokens[u] = await issuer.token(u);
 });
 
 after(async () => {
@@ -184,6 +184,35 @@ test("an acknowledged message from someone else leaves messaging.message_seen.v1
   assert.equal(data.userId, "carol");
   assert.equal(data.via, messagingEventsV1.SeenVia.SOCKET);
   await carol.close();
+});
+
+test("an ack marks seen each message sent on the socket from someone else, once, and nothing beyond what was sent", async () => {
+  const conv = await direct("alice", "ivy");
+  // Both replicas publish on one bus: its list holds every event once.
+  const seenIds = () =>
+    A()
+      .svc.events.filter((e) => e.type === "messaging.message_seen.v1" && e.subject === conv)
+      .map((e) => decodeEvent(messagingEventsV1.MessageSeenSchema, e).messageId);
+  // Two messages while ivy is away: the resume sends them from the database.
+  const m1 = await send(A().svc, "alice", conv, "one");
+  const m2 = await send(A().svc, "alice", conv, "two");
+  const ivy = new TestClient(B().url, { token: tokens.ivy });
+  await ivy.hello({ [conv]: 0 });
+  await ivy.waitFor(isMessage(2), "message 2 (catch-up)");
+  const own = await send(B().svc, "ivy", conv, "mine");
+  await ivy.waitFor(isMessage(3), "own message 3");
+  // Beyond what was sent (3): only 1 and 2, from alice; ivy's own message is not "seen" by ivy.
+  ivy.send({ type: "ack", conversation_id: conv, seq: 9 });
+  await eventually(seenIds, (l) => l.length >= 2, "message_seen for 1 and 2");
+  const m4 = await send(A().svc, "alice", conv, "four");
+  await ivy.waitFor(isMessage(4), "message 4");
+  ivy.send({ type: "ack", conversation_id: conv, seq: 3 }); // again: nothing new
+  ivy.send({ type: "ack", conversation_id: conv, seq: 4 });
+  await eventually(seenIds, (l) => l.length >= 3, "message_seen for 4");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(seenIds().sort(), [m1.messageId, m2.messageId, m4.messageId].sort());
+  assert.ok(!seenIds().includes(own.messageId));
+  await ivy.close();
 });
 
 test("typing and read receipts on the socket reach the other member", async () => {

@@ -13,6 +13,7 @@ import { checkMember } from "../conversations.ts";
 import * as store from "../store.ts";
 import { type ClientFrame, CloseCode, type Event, FrameError, parseClientFrame, type ServerFrame, type WireMessage, wireMessage } from "./frames.ts";
 import { type Outbound, sendOutbound } from "./outbound.ts";
+import type { RecentMessages } from "./recent-messages.ts";
 import { TokenBucket } from "./rate-limit.ts";
 
 export interface ConnectionLimits {
@@ -31,24 +32,25 @@ export interface ConnectionDeps {
   typing(userId: string, conversationId: string): Promise<void>;
   /** The client acknowledged a message from someone else: it is on screen. */
   seen(conversationId: string, messageId: string, userId: string): void;
+  /** The ids of the replica's recent messages, by conversation and seq (what an ack marks seen). */
+  recent: RecentMessages;
   closed(connection: Connection): void;
 }
 
 const PAGE = 200;
 // Live events held while the hello's catch-up runs; beyond, the client is too far behind.
 const MAX_PENDING = 1_000;
-// Delivered, not yet acknowledged messages per conversation (for message_seen).
-const MAX_UNACKED = 1_000;
 
-/** Where a connection is in one conversation. */
+/**
+ * Where a connection is in one conversation. Every seq in (acked, sent] was
+ * sent on this socket (sends go one seq after the other, gaps filled from the
+ * database): an ack up to a seq marks those messages seen.
+ */
 interface Position {
   /** The last seq sent. */
   sent: number;
-  /**
-   * Delivered messages from others not acknowledged yet. A live message is one
-   * object shared by all the sockets it went to: each holds a reference.
-   */
-  unacked: WireMessage[] | undefined;
+  /** The last seq the client acknowledged, or had before this connection. */
+  acked: number;
 }
 
 /** The socket's connection, for the listeners every connection shares. */
@@ -195,6 +197,7 @@ export class Connection {
       for (const message of page) {
         const m = wireMessage(message);
         if (m.seq > upTo) return;
+        this.#d.recent.remember(m.conversation_id, m.seq, m.message_id, m.sender_id);
         this.#sendMessage(m);
         from = m.seq;
       }
@@ -202,26 +205,18 @@ export class Connection {
     }
   }
 
+  // Nothing allocated per message: a fan-out to thousands of sockets leaves no garbage here.
   #sendMessage(m: WireMessage, out?: Outbound): void {
     if (!this.#send(out ?? { type: "message", message: m })) return;
-    const position = this.#position(m.conversation_id, m.seq);
-    position.sent = m.seq;
-    if (m.sender_id === this.userId) return;
-    const list = position.unacked;
-    if (!list) {
-      position.unacked = [m];
-      return;
-    }
-    list.push(m);
-    // Forgetting the oldest only means a push that was not needed; never a lost message.
-    if (list.length > MAX_UNACKED) list.shift();
+    this.#position(m.conversation_id, m.seq - 1).sent = m.seq;
   }
 
-  #position(conversationId: string, sent: number): Position {
+  /** The connection's position in a conversation; a new one starts with everything up to `had` acknowledged. */
+  #position(conversationId: string, had: number): Position {
     this.#positions ??= new Map();
     let position = this.#positions.get(conversationId);
     if (!position) {
-      position = { sent, unacked: undefined };
+      position = { sent: had, acked: had };
       this.#positions.set(conversationId, position);
     }
     return position;
@@ -325,10 +320,15 @@ export class Connection {
 
   #ack(conversationId: string, seq: number): void {
     const position = this.#positions?.get(conversationId);
-    const list = position?.unacked;
-    if (!position || !list) return;
-    while (list.length > 0 && list[0]!.seq <= seq) this.#d.seen(conversationId, list.shift()!.message_id, this.userId);
-    if (list.length === 0) position.unacked = undefined;
+    if (!position) return;
+    const upTo = Math.min(seq, position.sent);
+    const recent = this.#d.recent;
+    // Further back than the replica remembers: those messages may get a push they did not need.
+    for (let s = Math.max(position.acked + 1, upTo - recent.window + 1); s <= upTo; s++) {
+      const m = recent.get(conversationId, s);
+      if (m && m.senderId !== this.userId) this.#d.seen(conversationId, m.messageId, this.userId);
+    }
+    if (upTo > position.acked) position.acked = upTo;
   }
 
   #sendError(error: unknown): void {

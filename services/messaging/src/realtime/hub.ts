@@ -15,6 +15,7 @@ import * as store from "../store.ts";
 import { Connection, type ConnectionDeps, type ConnectionLimits } from "./connection.ts";
 import { CloseCode, type Event, wireMessage } from "./frames.ts";
 import { outbound } from "./outbound.ts";
+import { RecentMessages } from "./recent-messages.ts";
 import type { SeenBatcher } from "./seen-batcher.ts";
 
 export interface HubOptions {
@@ -97,6 +98,7 @@ export class RealtimeHub implements Fanout {
       markRead: async (user, conversationId, seq) => void (await options.markRead(user, conversationId, BigInt(seq))),
       typing: (user, conversationId) => this.typing(user, conversationId),
       seen: (conversationId, messageId, user) => options.seen.add(conversationId, messageId, user),
+      recent: new RecentMessages(),
       closed: (connection) => this.#closed(connection),
     };
     this.#heartbeat = setInterval(() => {
@@ -215,6 +217,10 @@ export class RealtimeHub implements Fanout {
     // The event's JSON (#publish) is also its client frame: framed once here,
     // the same bytes written to every socket.
     const out = outbound(payload.subarray(split + 1));
+    if (event.type === "message") {
+      const m = event.message;
+      this.#shared.recent.remember(m.conversation_id, m.seq, m.message_id, m.sender_id);
+    }
     if (event.type === "presence" && !event.online) this.#stillOnline(event.user_id);
     for (const user of recipients) {
       if (typeof user !== "string") continue;
