@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { type Child, cpuMsOf, killAll, spawnChild } from "./children.ts";
 import type { OpenReply } from "./clients.ts";
 import type { MemReply, SendReply, ServerOptions } from "./server.ts";
-import { dropRunDatabases, mintTokens, natsFor, runNames } from "./setup.ts";
+import { dropRunDatabases, mintTokens, natsFor, runNames, userId } from "./setup.ts";
 import { type Latency, summarise, wallClock } from "./stats.ts";
 
 const { values } = parseArgs({
@@ -28,6 +28,10 @@ const { values } = parseArgs({
     phases: { type: "string", default: process.env.BENCH_PHASES ?? "hold,fanout" },
     nats: { type: "string", default: process.env.BENCH_NATS_URL ?? "own" },
     postgres: { type: "string", default: process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres" },
+    // The order a fan-out reaches the client processes in (they share the server's two cores, which real
+    // clients would not): "grouped", all of one process's sockets then the next's; "interleaved", the
+    // processes' sockets in turn. The same for both contenders; see bench/README.md.
+    order: { type: "string", default: process.env.BENCH_ORDER ?? "interleaved" },
     profile: { type: "boolean", default: process.env.BENCH_PROFILE === "1" },
     // Memory after last-resort GCs, which give back V8's young generation: what the connections hold,
     // without the capacity the handshakes' allocations grew (a fixed amount, larger for the hub).
@@ -63,6 +67,7 @@ const rounds = positive("rounds", values.rounds);
 const clientProcesses = positive("client-processes", values["client-processes"]);
 const contenders = listOf("only", values.only, ["ws", "hub"]) as Array<"ws" | "hub">;
 const phases = listOf("phases", values.phases, ["hold", "fanout"]);
+const order = listOf("order", values.order, ["grouped", "interleaved"])[0] as "grouped" | "interleaved";
 if (!/^postgres(ql)?:\/\/([^@/]*@)?(127\.0\.0\.1|localhost)(:\d+)?\//.test(values.postgres)) {
   console.error(`--postgres must point at 127.0.0.1, got ${values.postgres.replace(/\/\/[^@/]*@/, "//…@")}`);
   process.exit(2);
@@ -122,21 +127,30 @@ function spawnClients(count: number): Promise<Child[]> {
   return Promise.all(Array.from({ length: Math.min(clientProcesses, count) }, () => spawnChild("./clients.ts", [])));
 }
 
-/** Opens connections for users u<from>…u<from+count-1>, shared between the client processes. */
-async function openClients(clients: Child[], kind: "ws" | "hub", url: string, from: number, count: number): Promise<OpenReply> {
-  const shares = clients.map((_, i) => Math.floor(count / clients.length) + (i < count % clients.length ? 1 : 0));
-  let next = from;
-  const replies = await Promise.all(
-    clients.map((c, i) => {
-      const share = shares[i]!;
-      const slice = tokens && kind === "hub" ? tokens.users.slice(next, next + share) : undefined;
-      next += share;
-      return c.ask<OpenReply>({ op: "open", url, count: share, hello: kind === "hub", concurrency: 64, ...(slice ? { tokens: slice } : {}) }, 600_000);
-    }),
-  );
+/**
+ * Opens connections for users from…from+count-1, shared between the client processes.
+ * `grouped`: each process gets a block of users and opens its sockets after the previous one,
+ * so that both the ws server's sockets and the hub's members are in blocks by process;
+ * `interleaved`: users dealt out in turn and the processes open at once. Unset: blocks, at once.
+ */
+async function openClients(clients: Child[], kind: "ws" | "hub", url: string, from: number, count: number, ordered?: "grouped" | "interleaved"): Promise<OpenReply> {
+  const share = (i: number) => Math.floor(count / clients.length) + (i < count % clients.length ? 1 : 0);
+  const usersOf = (i: number): number[] => {
+    if (ordered === "interleaved") return Array.from({ length: share(i) }, (_, k) => from + i + k * clients.length);
+    let start = from;
+    for (let j = 0; j < i; j++) start += share(j);
+    return Array.from({ length: share(i) }, (_, k) => start + k);
+  };
+  const openOn = (c: Child, i: number) => {
+    const users = tokens && kind === "hub" ? usersOf(i).map((u) => tokens.users[u]!) : undefined;
+    return c.ask<OpenReply>({ op: "open", url, count: share(i), hello: kind === "hub", concurrency: 64, ...(users ? { tokens: users } : {}) }, 600_000);
+  };
+  const replies: OpenReply[] = [];
+  if (ordered === "grouped") for (const [i, c] of clients.entries()) replies.push(await openOn(c, i));
+  else replies.push(...(await Promise.all(clients.map(openOn))));
   const firstError = replies.find((r) => r.firstError)?.firstError;
   if (firstError) console.log(`  ${kind}: ${replies.reduce((n, r) => n + r.failed, 0)} connections failed, first: ${firstError}`);
-  return { ok: replies.reduce((n, r) => n + r.ok, 0), failed: replies.reduce((n, r) => n + r.failed, 0), ms: Math.max(...replies.map((r) => r.ms)) };
+  return { ok: replies.reduce((n, r) => n + r.ok, 0), failed: replies.reduce((n, r) => n + r.failed, 0), ms: ordered === "grouped" ? replies.reduce((n, r) => n + r.ms, 0) : Math.max(...replies.map((r) => r.ms)) };
 }
 
 interface HoldResult {
@@ -202,6 +216,8 @@ interface FanoutResult {
   latency: Latency;
   /** From the send call's return (the commit, and the publishes handed to NATS) to each socket. */
   afterCall: Latency;
+  /** Per message, from the send call to its last socket: the median over the messages. */
+  lastSocketMs: number;
   missing: number;
   callMs: number;
   /** Server CPU per socket reached: ws; hub: replica A, replica B, nats-server (own only). */
@@ -221,9 +237,9 @@ async function fanout(kind: "ws" | "hub"): Promise<FanoutResult> {
     const b = kind === "hub" ? await startServer(kind, "fanout-b", phase) : a;
     if (b !== a) servers.push(b.child);
     clients = await spawnClients(fanoutClients);
-    const opened = await openClients(clients, kind, b.url, 0, fanoutClients);
+    const opened = await openClients(clients, kind, b.url, 0, fanoutClients, order);
     const expected = opened.ok;
-    if (kind === "hub") await a.child.ask({ op: "seed", members: Array.from({ length: fanoutClients }, (_, i) => `u${i}`) });
+    if (kind === "hub") await a.child.ask({ op: "seed", members: Array.from({ length: fanoutClients }, (_, i) => userId(i)) });
     const pids = [...servers.map((s) => s.pid), ...(kind === "hub" && nats?.pid ? [nats.pid] : [])];
     const t0s = new Map<number, SendReply>();
     const calls: number[] = [];
@@ -251,6 +267,7 @@ async function fanout(kind: "ws" | "hub"): Promise<FanoutResult> {
     const cpuEnd = await Promise.all(pids.map(cpuMsOf));
     const samples: number[] = [];
     const afterCall: number[] = [];
+    const last = new Map<number, number>();
     for (const c of clients) {
       const { arrivals } = await c.ask<{ arrivals: Array<[number, number[]]> }>({ op: "collect" });
       for (const [tag, times] of arrivals) {
@@ -259,6 +276,7 @@ async function fanout(kind: "ws" | "hub"): Promise<FanoutResult> {
         for (const t of times) {
           samples.push(t - sent.t0);
           afterCall.push(t - sent.t0 - sent.callMs);
+          last.set(tag, Math.max(last.get(tag) ?? 0, t - sent.t0));
         }
       }
     }
@@ -268,6 +286,7 @@ async function fanout(kind: "ws" | "hub"): Promise<FanoutResult> {
       clients: expected,
       latency: summarise(samples),
       afterCall: summarise(afterCall),
+      lastSocketMs: summarise([...last.values()]).p50Ms,
       missing: expected * measured - samples.length,
       callMs: summarise(calls).p50Ms,
       cpuUsPerDelivery: cpuEnd.map((end, i) => (measured > 0 ? ((end - (cpuStart[i] ?? 0)) * 1000) / (measured * expected) : Number.NaN)),
@@ -283,7 +302,7 @@ async function fanout(kind: "ws" | "hub"): Promise<FanoutResult> {
 console.log(
   `Realtime benchmark — node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
     .map((l) => l.toFixed(1))
-    .join(" ")}; hold ${connections} connections, fan out ${payloadBytes}-byte messages to ${fanoutClients} sockets ` +
+    .join(" ")}; hold ${connections} connections, fan out ${payloadBytes}-byte messages to ${fanoutClients} sockets (${order}) ` +
     `(${warmupMessages} warm-up + ${messages} measured, at most ${durationMs} ms), ${clientProcesses} client processes, ${rounds} round(s)${values["shrink-gc"] ? "; memory after last-resort GCs" : ""}`,
 );
 if (nats) console.log(`  NATS: ${values.nats === "own" ? "own nats-server at " : ""}${nats.url}, subjects ${names.subjectPrefix}.*; PostgreSQL databases ${names.databasePrefix}*`);
@@ -310,7 +329,7 @@ try {
         const r = await fanout(kind);
         fanouts.get(kind)!.push(r);
         console.log(
-          `round ${round} fanout ${kind.padEnd(3)} ${r.clients} sockets  p50 ${ms(r.latency.p50Ms)} ms  p99 ${ms(r.latency.p99Ms)} ms  max ${ms(r.latency.maxMs)} ms  (after the call: p50 ${ms(r.afterCall.p50Ms)} p99 ${ms(r.afterCall.p99Ms)})  missing ${r.missing}  send call p50 ${ms(r.callMs)} ms  server CPU ${cpuText(r)} µs/delivery  load ${r.load}`,
+          `round ${round} fanout ${kind.padEnd(3)} ${r.clients} sockets  p50 ${ms(r.latency.p50Ms)} ms  p99 ${ms(r.latency.p99Ms)} ms  max ${ms(r.latency.maxMs)} ms  (after the call: p50 ${ms(r.afterCall.p50Ms)} p99 ${ms(r.afterCall.p99Ms)})  last socket ${ms(r.lastSocketMs)} ms  missing ${r.missing}  send call p50 ${ms(r.callMs)} ms  server CPU ${cpuText(r)} µs/delivery  load ${r.load}`,
         );
       }
     }
@@ -339,12 +358,12 @@ if ([...holds.values()].some((r) => r.length > 0)) {
   }
 }
 if ([...fanouts.values()].some((r) => r.length > 0)) {
-  console.log(`\n| contender | sockets | p50 ms | p99 ms | max ms | after the call p50 / p99 ms | missing | send call p50 ms | server CPU µs/delivery (hub: A + B + nats-server) |`);
-  console.log("|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  console.log(`\n| contender | sockets | p50 ms | p99 ms | max ms | after the call p50 / p99 ms | last socket ms | missing | send call p50 ms | server CPU µs/delivery (hub: A + B + nats-server) |`);
+  console.log("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
   for (const [kind, rs] of fanouts) {
     if (rs.length === 0) continue;
     const r = bestP99(rs);
-    console.log(`| ${kind} | ${r.clients} | ${ms(r.latency.p50Ms)} | ${ms(r.latency.p99Ms)} | ${ms(r.latency.maxMs)} | ${ms(r.afterCall.p50Ms)} / ${ms(r.afterCall.p99Ms)} | ${r.missing} | ${ms(r.callMs)} | ${cpuText(r)} |`);
+    console.log(`| ${kind} | ${r.clients} | ${ms(r.latency.p50Ms)} | ${ms(r.latency.p99Ms)} | ${ms(r.latency.maxMs)} | ${ms(r.afterCall.p50Ms)} / ${ms(r.afterCall.p99Ms)} | ${ms(r.lastSocketMs)} | ${r.missing} | ${ms(r.callMs)} | ${cpuText(r)} |`);
   }
 }
 

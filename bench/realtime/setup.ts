@@ -38,10 +38,16 @@ export async function dropRunDatabases(postgresUrl: string, names: RunNames): Pr
   await dropDatabasesWithPrefix(names.databasePrefix, postgresUrl);
 }
 
+/**
+ * The id of the run's i-th user: zero-padded, so that ids sort as their
+ * numbers do and the hub's member order (the primary key's) is the users' order.
+ */
+export const userId = (i: number): string => `u${String(i).padStart(5, "0")}`;
+
 export interface Tokens {
   issuer: string;
   jwks: unknown;
-  /** Access tokens of users u0, u1, …; `sender` sends the fan-out messages. */
+  /** Access tokens of users userId(0), userId(1), …; `sender` sends the fan-out messages. */
   users: string[];
   sender: string;
 }
@@ -51,6 +57,6 @@ export async function mintTokens(count: number): Promise<Tokens> {
   const issuer = await createTestIssuer();
   const exp = Math.floor(Date.now() / 1000) + 4 * 3600;
   const users: string[] = [];
-  for (let i = 0; i < count; i++) users.push(await issuer.sign({ sub: `u${i}`, exp }));
+  for (let i = 0; i < count; i++) users.push(await issuer.sign({ sub: userId(i), exp }));
   return { issuer: issuer.issuer, jwks: await issuer.jwks(), users, sender: await issuer.sign({ sub: "sender", exp }) };
 }
