@@ -6,6 +6,7 @@
 //                                                              then hello and wait for ready)
 //   {id, op: "count"}    frames received so far
 //   {id, op: "collect"}  arrival times (wall clock) per tag
+//   {id, op: "close"}    closes every socket (the server's warm-up)
 //   {id, op: "exit"}
 //
 // A frame's tag is the broadcast number: the first 4 bytes of the plain ws
@@ -17,6 +18,7 @@ export type ClientRequest = { id: number } & (
   | { op: "open"; url: string; count: number; tokens?: string[]; hello: boolean; concurrency: number }
   | { op: "count" }
   | { op: "collect" }
+  | { op: "close" }
   | { op: "exit" }
 );
 
@@ -107,6 +109,9 @@ process.on("message", (message) => {
         return { received };
       case "collect":
         return { arrivals: [...arrivals] };
+      case "close":
+        for (const ws of sockets.splice(0)) ws.close();
+        return {};
       case "exit":
         for (const ws of sockets) ws.terminate();
         setImmediate(() => process.exit(0));

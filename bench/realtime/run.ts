@@ -36,6 +36,9 @@ const { values } = parseArgs({
     // Memory after last-resort GCs, which give back V8's young generation: what the connections hold,
     // without the capacity the handshakes' allocations grew (a fixed amount, larger for the hub).
     "shrink-gc": { type: "boolean", default: process.env.BENCH_SHRINK_GC === "1" },
+    // Connections opened and closed before the idle server is measured: what a process grows once
+    // (compiled code, pools, buffers) is then part of its idle memory, not of the connections'.
+    "warmup-connections": { type: "string", default: process.env.BENCH_WARMUP_CONNECTIONS ?? "1000" },
   },
 });
 
@@ -60,6 +63,7 @@ function listOf(name: string, value: string, known: readonly string[]): string[]
 const connections = positive("connections", values.connections);
 const fanoutClients = positive("fanout-clients", values["fanout-clients"]);
 const messages = positive("messages", values.messages);
+const warmupConnections = positive("warmup-connections", values["warmup-connections"], 0);
 const warmupMessages = positive("warmup-messages", values["warmup-messages"], 0);
 const durationMs = positive("duration", values.duration);
 const payloadBytes = positive("payload", values.payload, 8);
@@ -175,9 +179,14 @@ async function hold(kind: "ws" | "hub"): Promise<HoldResult> {
   const { child: server, url } = await startServer(kind, "hold", `p${++phaseNumber}`);
   let clients: Child[] = [];
   try {
+    clients = await spawnClients(connections);
+    if (warmupConnections > 0) {
+      await openClients(clients, kind, url, 0, warmupConnections);
+      await Promise.all(clients.map((c) => c.ask({ op: "close" })));
+      for (let i = 0; i < 100 && (await server.ask<MemReply>({ op: "mem" })).sockets > 0; i++) await sleep(100);
+    }
     const idle = await server.ask<MemReply>({ op: "mem", shrink: values["shrink-gc"] });
     const cpu0 = await cpuMsOf(server.pid);
-    clients = await spawnClients(connections);
     // In two halves: the slope between them is the cost of one more connection,
     // free of what the process grows once (young generation, pools, code).
     const half = Math.floor(connections / 2);
@@ -302,7 +311,7 @@ async function fanout(kind: "ws" | "hub"): Promise<FanoutResult> {
 console.log(
   `Realtime benchmark — node ${process.version}, ${cpus().length} CPUs, load average ${loadavg()
     .map((l) => l.toFixed(1))
-    .join(" ")}; hold ${connections} connections, fan out ${payloadBytes}-byte messages to ${fanoutClients} sockets (${order}) ` +
+    .join(" ")}; hold ${connections} connections (after ${warmupConnections} opened and closed), fan out ${payloadBytes}-byte messages to ${fanoutClients} sockets (${order}) ` +
     `(${warmupMessages} warm-up + ${messages} measured, at most ${durationMs} ms), ${clientProcesses} client processes, ${rounds} round(s)${values["shrink-gc"] ? "; memory after last-resort GCs" : ""}`,
 );
 if (nats) console.log(`  NATS: ${values.nats === "own" ? "own nats-server at " : ""}${nats.url}, subjects ${names.subjectPrefix}.*; PostgreSQL databases ${names.databasePrefix}*`);
