@@ -54,10 +54,15 @@ export async function createConversation(deps: Deps, caller: string, req: messag
 export async function sendMessage(deps: Deps, caller: string, req: messagingV1.SendMessageRequest, trace: { traceparent?: string } = {}): Promise<messagingV1.Message> {
   const now = deps.now ?? (() => new Date());
   const outcome = await deps.db.transaction(async (tx) => {
-    const head = await store.lockConversation(tx, req.conversationId);
+    const kept = deps.memberLists?.peek(req.conversationId);
+    // Two statements in one round trip (pipelined): the context runs after the
+    // lock is granted, in a snapshot of its own, and reads the members only if
+    // the kept list is not of the version the lock sees.
+    const [head, context] = await Promise.all([
+      store.lockConversation(tx, req.conversationId),
+      store.sendContext(tx, req.conversationId, caller, req.clientMessageId, kept?.version),
+    ]);
     if (!head) throw messagingErrors.create("MESSAGING_ERR_CONVERSATION_NOT_FOUND", `no conversation with id ${req.conversationId}`);
-    const kept = deps.memberLists?.get(req.conversationId, head.membersVersion);
-    const context = await store.sendContext(tx, req.conversationId, caller, req.clientMessageId, kept === undefined);
     const { member, earlier } = context;
     if (!member) {
       throw messagingErrors.create("MESSAGING_ERR_NOT_A_MEMBER", `you are not a member of conversation ${req.conversationId}`);
@@ -68,28 +73,26 @@ export async function sendMessage(deps: Deps, caller: string, req: messagingV1.S
       }
       return { message: earlier, members: [] as readonly string[], fresh: false };
     }
-    const members = kept ?? context.members;
-    if (kept === undefined) deps.memberLists?.set(req.conversationId, head.membersVersion, members);
+    const fromKept = kept !== undefined && kept.version === head.membersVersion;
+    const members = fromKept ? kept.members : context.members;
+    if (!fromKept) deps.memberLists?.set(req.conversationId, head.membersVersion, members);
     const sentAt = now();
-    const message = await store.insertMessage(tx, {
-      conversationId: req.conversationId,
-      seq: head.lastSeq + 1n,
-      messageId: crypto.randomUUID(),
-      senderId: caller,
-      clientMessageId: req.clientMessageId,
-      text: req.text,
-      sentAt,
-    });
+    const seq = head.lastSeq + 1n;
+    const messageId = crypto.randomUUID();
     const event = create(messagingEventsV1.MessageSentSchema, {
-      conversationId: message.conversationId,
-      messageId: message.messageId,
-      seq: message.seq,
+      conversationId: req.conversationId,
+      messageId,
+      seq,
       senderId: caller,
       recipientIds: members.filter((m) => m !== caller),
-      preview: previewOf(message.text),
+      preview: previewOf(req.text),
       sentAt: timestampFromDate(sentAt),
     });
-    await deps.outbox.enqueue(tx, [createEvent(messagingEventsV1.MessageSentSchema, event, { source: deps.source, subject: message.conversationId, ...trace })]);
+    // The message and its event in one round trip (pipelined, one transaction).
+    const [message] = await Promise.all([
+      store.insertMessage(tx, { conversationId: req.conversationId, seq, messageId, senderId: caller, clientMessageId: req.clientMessageId, text: req.text, sentAt }),
+      deps.outbox.enqueue(tx, [createEvent(messagingEventsV1.MessageSentSchema, event, { source: deps.source, subject: req.conversationId, ...trace })]),
+    ]);
     return { message, members, fresh: true };
   });
   if (outcome.fresh) deps.fanout.messageSent(outcome.message, outcome.members);

@@ -12,23 +12,22 @@ import { LRUCache } from "lru-cache";
 /** At most this many member ids kept per replica (≈ 20 MB of long ids). */
 const DEFAULT_MAX_IDS = 250_000;
 
-interface Kept {
-  version: bigint;
-  members: readonly string[];
+export interface KeptMembers {
+  readonly version: bigint;
+  readonly members: readonly string[];
 }
 
 export class MemberLists {
-  readonly #lists: LRUCache<string, Kept>;
+  readonly #lists: LRUCache<string, KeptMembers>;
 
   constructor(maxIds = DEFAULT_MAX_IDS) {
     // A list larger than the whole budget is simply not kept (lru-cache refuses it).
-    this.#lists = new LRUCache<string, Kept>({ maxSize: maxIds, sizeCalculation: (kept) => kept.members.length + 1 });
+    this.#lists = new LRUCache<string, KeptMembers>({ maxSize: maxIds, sizeCalculation: (kept) => kept.members.length + 1 });
   }
 
-  /** The members of `conversationId` at `version`, when kept. */
-  get(conversationId: string, version: bigint): readonly string[] | undefined {
-    const kept = this.#lists.get(conversationId);
-    return kept?.version === version ? kept.members : undefined;
+  /** The list kept for `conversationId` and the version it was read at; the caller checks the version. */
+  peek(conversationId: string): KeptMembers | undefined {
+    return this.#lists.get(conversationId);
   }
 
   /** Keeps `members` as read at `version` (under the conversation's row lock). */

@@ -94,18 +94,26 @@ export interface SendContext {
  * the lock before committed (a retry finds its first copy). The member list —
  * the long part in a large group — is read only when it will be used, so a
  * stranger's or a retry's send reads no more than its own rows, nor a send
- * whose caller kept the list (`withMembers` false). It comes as json_agg,
+ * whose caller kept the list at the conversation's current members_version
+ * (`keptVersion`). It comes as json_agg,
  * unsorted: for 10 000 members a sorted array_agg took 8 ms against 2 ms (the
  * text sort and the client's array parser; bench/realtime).
  */
-export async function sendContext(tx: Queryable, conversationId: string, senderId: string, clientMessageId: string, withMembers = true): Promise<SendContext> {
+export async function sendContext(
+  tx: Queryable,
+  conversationId: string,
+  senderId: string,
+  clientMessageId: string,
+  keptVersion?: bigint,
+): Promise<SendContext> {
   const [row] = await tx.query(
     `SELECT me.member, e.conversation_id, e.seq, e.message_id, e.sender_id, e.client_message_id, e.text, e.sent_at,
-       CASE WHEN $4 AND me.member AND e.message_id IS NULL
+       CASE WHEN me.member AND e.message_id IS NULL
+         AND $4::bigint IS DISTINCT FROM (SELECT members_version FROM conversations WHERE conversation_id = $1)
          THEN (SELECT json_agg(m.user_id) FROM members m WHERE m.conversation_id = $1) END AS members
      FROM (SELECT EXISTS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2) AS member) me
      LEFT JOIN messages e ON e.conversation_id = $1 AND e.sender_id = $2 AND e.client_message_id = $3`,
-    [conversationId, senderId, clientMessageId, withMembers],
+    [conversationId, senderId, clientMessageId, keptVersion === undefined ? null : String(keptVersion)],
   );
   const members = row?.members;
   return {
