@@ -8,6 +8,7 @@ import { addFormParser, clientAuthorizationOf, httpOptionOf } from "./form-body.
 import { registerHealthRoutes } from "./health.ts";
 import { trackRoutes } from "./method-not-allowed.ts";
 import { oauthErrorOf, wantsOAuthErrors } from "./oauth-errors.ts";
+import { refuseOversizedBodies } from "./oversized-body.ts";
 import { buildOpenApi, DEFAULT_INFO } from "./openapi.ts";
 import { gatewayErrorFrom, PROBLEM_CONTENT_TYPE, problemOf } from "./problem.ts";
 import { callMetadataOf, requestIdOf } from "./request-context.ts";
@@ -70,6 +71,7 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     }
     done();
   });
+  app.addHook("onRequest", refuseOversizedBodies(bodyLimit));
 
   // Only JSON bodies: Fastify's text/plain parser would hand a string to routes
   // that expect a message, and its JSON parser hides where the JSON breaks.

@@ -1,6 +1,8 @@
 // The catalog contract through the gateway over real HTTP, against an
 // in-test CatalogService: transcoding both ways and every error shape.
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { catalogV1 } from "@flotilla/contracts";
 import { FlotillaError, kitErrors } from "@flotilla/kit";
@@ -158,6 +160,30 @@ describe("requests the gateway rejects itself", () => {
     const unknownQuery = problem(await call("/v1/catalog/events?sort=asc"), 400, "GW_ERR_INVALID_FIELD");
     assert.match(unknownQuery.detail, /"sort"/);
     assert.equal(catalog.calls.length, 0);
+  });
+
+  test("a client still sending a body over the limit gets the 413, not a reset", async () => {
+    // The body arrives in pieces after the headers, as from a slow uplink: the
+    // gateway must not answer and close while the client is still writing.
+    const { port } = new URL(base);
+    const size = 2 * 1024 * 1024;
+    const socket = connect(Number(port), "127.0.0.1");
+    await once(socket, "connect");
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    const closed = once(socket, "close");
+    socket.write(`POST /v1/catalog/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`);
+    const piece = Buffer.alloc(size / 8, 0x20);
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      assert.ok(!socket.destroyed, `the gateway closed the connection after ${i} of 8 pieces`);
+      await new Promise<void>((resolve, reject) => socket.write(piece, (e) => (e ? reject(e) : resolve())));
+    }
+    socket.end();
+    await closed;
+    const response = Buffer.concat(chunks).toString("latin1");
+    assert.match(response, /^HTTP\/1\.1 413 /);
+    assert.match(response, /GW_ERR_PAYLOAD_TOO_LARGE/);
   });
 
   test("a body over the limit is a 413 problem", async () => {
