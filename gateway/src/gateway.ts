@@ -8,7 +8,7 @@ import { addFormParser, clientAuthorizationOf, httpOptionOf } from "./form-body.
 import { registerHealthRoutes } from "./health.ts";
 import { trackRoutes } from "./method-not-allowed.ts";
 import { oauthErrorOf, wantsOAuthErrors } from "./oauth-errors.ts";
-import { refuseOversizedBodies } from "./oversized-body.ts";
+import { finishOversizedBody } from "./oversized-body.ts";
 import { buildOpenApi, DEFAULT_INFO } from "./openapi.ts";
 import { gatewayErrorFrom, PROBLEM_CONTENT_TYPE, problemOf } from "./problem.ts";
 import { callMetadataOf, requestIdOf } from "./request-context.ts";
@@ -71,7 +71,6 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     }
     done();
   });
-  app.addHook("onRequest", refuseOversizedBodies(bodyLimit));
 
   // Only JSON bodies: Fastify's text/plain parser would hand a string to routes
   // that expect a message, and its JSON parser hides where the JSON breaks.
@@ -101,7 +100,11 @@ export function createGateway(options: GatewayOptions): FastifyInstance {
     }
     throw gatewayErrors.create("GW_ERR_ROUTE_NOT_FOUND", `no route for ${request.method} ${path}`);
   });
-  app.setErrorHandler(async (error, request, reply) => sendProblem(request, reply, error, bodyLimit));
+  app.setErrorHandler(async (error, request, reply) => {
+    const known = gatewayErrorFrom(error, bodyLimit);
+    if (known.code === "GW_ERR_PAYLOAD_TOO_LARGE" && !(await finishOversizedBody(request.raw, bodyLimit))) reply.header("connection", "close");
+    return sendProblem(request, reply, known, bodyLimit);
+  });
 
   registerHealthRoutes(app, options.ready ?? (() => true));
   app.get("/openapi.json", async (_request, reply) => {

@@ -1,11 +1,10 @@
-// A request whose declared body is over the limit is answered 413 only once
-// its body has arrived (read and dropped), as nginx's lingering close does.
-// Answering at once and closing made a client still sending see a reset
-// (EPIPE, ECONNRESET) instead of the 413. Reading is bounded: beyond
-// DRAIN_FACTOR × the limit, or after DRAIN_MS, the gateway answers and closes.
+// A 413 goes out only once the rest of the request's body has arrived (read
+// and dropped), as nginx's lingering close does: answering at once and
+// closing made a client still sending — with a Content-Length over the limit
+// or a chunked body that passed it — see a reset (EPIPE, ECONNRESET) instead
+// of the 413. Reading is bounded: beyond DRAIN_FACTOR × the limit, or after
+// DRAIN_MS, the gateway answers and closes.
 import type { IncomingMessage } from "node:http";
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
-import { gatewayErrors } from "./errors.ts";
 
 const DRAIN_FACTOR = 8;
 const DRAIN_MS = 5_000;
@@ -36,21 +35,13 @@ export function drainBody(request: IncomingMessage, maxBytes: number, maxMs: num
   });
 }
 
-/** An onRequest hook: a body declared over `bodyLimit` becomes GW_ERR_PAYLOAD_TOO_LARGE after it was drained. */
-export function refuseOversizedBodies(bodyLimit: number) {
-  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const declared = Number(request.headers["content-length"]);
-    if (!(declared > bodyLimit)) {
-      done();
-      return;
-    }
-    const error = gatewayErrors.create("GW_ERR_PAYLOAD_TOO_LARGE", `the request body is larger than the limit of ${bodyLimit} bytes`);
-    const maxBytes = DRAIN_FACTOR * bodyLimit;
-    const answer = (complete: boolean) => {
-      if (!complete) reply.header("connection", "close");
-      done(error);
-    };
-    if (declared > maxBytes) answer(false);
-    else void drainBody(request.raw, maxBytes, DRAIN_MS).then(answer);
-  };
+/**
+ * Before a 413: the rest of an oversized body read and dropped. False when it
+ * could not be (too large, too slow, gone): the connection must then close.
+ */
+export async function finishOversizedBody(request: IncomingMessage, bodyLimit: number): Promise<boolean> {
+  if (request.complete) return true;
+  const maxBytes = DRAIN_FACTOR * bodyLimit;
+  if (Number(request.headers["content-length"]) > maxBytes) return false;
+  return drainBody(request, maxBytes, DRAIN_MS);
 }

@@ -162,26 +162,37 @@ describe("requests the gateway rejects itself", () => {
     assert.equal(catalog.calls.length, 0);
   });
 
-  test("a client still sending a body over the limit gets the 413, not a reset", async () => {
-    // The body arrives in pieces after the headers, as from a slow uplink: the
-    // gateway must not answer and close while the client is still writing.
+  // The body arrives in pieces after the headers, as from a slow uplink: the
+  // gateway must not answer and close while the client is still writing.
+  async function sendSlowly(headers: string, pieces: Buffer[]): Promise<string> {
     const { port } = new URL(base);
-    const size = 2 * 1024 * 1024;
     const socket = connect(Number(port), "127.0.0.1");
     await once(socket, "connect");
     const chunks: Buffer[] = [];
     socket.on("data", (c: Buffer) => chunks.push(c));
     const closed = once(socket, "close");
-    socket.write(`POST /v1/catalog/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`);
-    const piece = Buffer.alloc(size / 8, 0x20);
-    for (let i = 0; i < 8; i++) {
+    socket.write(`POST /v1/catalog/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${headers}\r\n`);
+    for (const [i, piece] of pieces.entries()) {
       await new Promise((r) => setTimeout(r, 30));
-      assert.ok(!socket.destroyed, `the gateway closed the connection after ${i} of 8 pieces`);
+      assert.ok(!socket.destroyed, `the gateway closed the connection after ${i} of ${pieces.length} pieces`);
       await new Promise<void>((resolve, reject) => socket.write(piece, (e) => (e ? reject(e) : resolve())));
     }
     socket.end();
     await closed;
-    const response = Buffer.concat(chunks).toString("latin1");
+    return Buffer.concat(chunks).toString("latin1");
+  }
+
+  test("a client still sending a body over the limit gets the 413, not a reset", async () => {
+    const size = 2 * 1024 * 1024;
+    const response = await sendSlowly(`content-length: ${size}\r\n`, Array.from({ length: 8 }, () => Buffer.alloc(size / 8, 0x20)));
+    assert.match(response, /^HTTP\/1\.1 413 /);
+    assert.match(response, /GW_ERR_PAYLOAD_TOO_LARGE/);
+  });
+
+  test("so does one sending a chunked body over the limit", async () => {
+    const piece = Buffer.alloc(256 * 1024, 0x20);
+    const chunk = Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")]);
+    const response = await sendSlowly("transfer-encoding: chunked\r\n", [...Array.from({ length: 8 }, () => chunk), Buffer.from("0\r\n\r\n")]);
     assert.match(response, /^HTTP\/1\.1 413 /);
     assert.match(response, /GW_ERR_PAYLOAD_TOO_LARGE/);
   });

@@ -95,9 +95,9 @@ export interface SendContext {
  * the long part in a large group — is read only when it will be used, so a
  * stranger's or a retry's send reads no more than its own rows, nor a send
  * whose caller kept the list at the conversation's current members_version
- * (`keptVersion`). It comes as json_agg,
- * unsorted: for 10 000 members a sorted array_agg took 8 ms against 2 ms (the
- * text sort and the client's array parser; bench/realtime).
+ * (`keptVersion`). It comes as json_agg, unsorted: for 10 000 members a
+ * sorted array_agg took 8 ms against 2 ms (the text sort and the client's
+ * array parser; bench/realtime).
  */
 export async function sendContext(
   tx: Queryable,
