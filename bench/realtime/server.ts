@@ -113,7 +113,9 @@ if (kind === "ws") {
       // straight into the tables, so that one send reaches every socket.
       conversationId = `bench-${crypto.randomUUID()}`;
       await hosted.db.transaction(async (tx) => {
-        await tx.query("INSERT INTO conversations (conversation_id, kind, title) VALUES ($1, $2, 'bench')", [conversationId, messagingV1.ConversationKind.GROUP]);
+        // Marked announced at version 0, as createConversation marks it when it
+        // enqueues members_changed (once, before any send; nothing consumes it here).
+        await tx.query("INSERT INTO conversations (conversation_id, kind, title, members_announced) VALUES ($1, $2, 'bench', 0)", [conversationId, messagingV1.ConversationKind.GROUP]);
         await tx.query("INSERT INTO members (conversation_id, user_id) SELECT $1, u FROM unnest($2::text[]) AS u", [conversationId, ["sender", ...req.members]]);
       });
       return { conversationId };

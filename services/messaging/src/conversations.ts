@@ -39,11 +39,26 @@ export async function createConversation(deps: Deps, caller: string, req: messag
   const direct = req.kind === messagingV1.ConversationKind.DIRECT;
   const key = direct ? directKey(members[0]!, members[1]!) : null;
   const conversationId = crypto.randomUUID();
-  const created = await deps.db.transaction((tx) =>
-    store.insertConversation(tx, { conversationId, kind: req.kind, title: direct ? "" : req.title.trim(), directKey: key, members }),
-  );
+  const created = await deps.db.transaction(async (tx) => {
+    if (!(await store.insertConversation(tx, { conversationId, kind: req.kind, title: direct ? "" : req.title.trim(), directKey: key, members }))) return false;
+    // The members leave with the conversation, at its first version, so that a
+    // consumer knows them before any message_sent names that version.
+    await deps.outbox.enqueue(tx, [membersChangedEvent(deps.source, { conversationId, membersVersion: 0n, members }, (deps.now ?? (() => new Date()))())]);
+    return true;
+  });
   const id = created ? conversationId : await store.findDirect(deps.db, key!);
   return (await store.readConversation(deps.db, id!))!;
+}
+
+/** messaging.members_changed.v1 for the members of a conversation at a version. */
+export function membersChangedEvent(source: string, snapshot: store.MemberSnapshot, at: Date) {
+  const event = create(messagingEventsV1.MembersChangedSchema, {
+    conversationId: snapshot.conversationId,
+    membersVersion: snapshot.membersVersion,
+    memberIds: [...snapshot.members],
+    changedAt: timestampFromDate(at),
+  });
+  return createEvent(messagingEventsV1.MembersChangedSchema, event, { source, subject: snapshot.conversationId });
 }
 
 /**
@@ -84,7 +99,9 @@ export async function sendMessage(deps: Deps, caller: string, req: messagingV1.S
       messageId,
       seq,
       senderId: caller,
-      recipientIds: members.filter((m) => m !== caller),
+      // Not the recipients: consumers know the members at this version from
+      // members_changed, and a group's list would make every event as large.
+      membersVersion: head.membersVersion,
       preview: previewOf(req.text),
       sentAt: timestampFromDate(sentAt),
     });

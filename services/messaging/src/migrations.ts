@@ -46,4 +46,16 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE conversations ADD COLUMN members_version bigint NOT NULL DEFAULT 0;
     `,
   },
+  {
+    id: "0003_members_announced",
+    sql: `
+      -- The members_version last published as messaging.members_changed.v1.
+      -- A conversation created from now on is announced in its creating
+      -- transaction; NULL (every conversation older than this migration) or an
+      -- older version is announced by the service's announcer (announcer.ts).
+      ALTER TABLE conversations ADD COLUMN members_announced bigint;
+      CREATE INDEX conversations_unannounced ON conversations (conversation_id)
+        WHERE members_announced IS DISTINCT FROM members_version;
+    `,
+  },
 ];

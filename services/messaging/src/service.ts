@@ -1,5 +1,6 @@
 import { messagingV1 } from "@flotilla/contracts";
 import { defineService, type ServiceDefinition } from "@flotilla/kit";
+import { MembersAnnouncer } from "./announcer.ts";
 import { type Authenticate, tokenAuthenticator } from "./auth.ts";
 import { jwksOf, loadMessagingConfig, type MessagingConfig } from "./config.ts";
 import { type Deps, markRead } from "./conversations.ts";
@@ -39,10 +40,13 @@ export function createMessagingService(options: MessagingOptions = {}): ServiceD
         markRead: (user, conversationId, seq) => markRead(deps, user, conversationId, seq),
       });
       deps.fanout = hub;
+      const announcer = new MembersAnnouncer({ db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log, intervalMs: config.announceIntervalMs });
+      announcer.start();
       return {
         handlers: messagingHandlers(deps, authenticate),
         upgrade: realtimeUpgrade({ hub, authenticate, log: ctx.log, maxFrameBytes: config.maxFrameBytes }),
         async stop() {
+          await announcer.stop();
           await hub.stop();
           await seen.stop();
         },

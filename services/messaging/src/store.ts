@@ -138,13 +138,41 @@ export async function insertConversation(
   c: { conversationId: string; kind: number; title: string; directKey: string | null; members: readonly string[] },
 ): Promise<boolean> {
   const created = await tx.query(
-    "INSERT INTO conversations (conversation_id, kind, title, direct_key) VALUES ($1, $2, $3, $4) ON CONFLICT (direct_key) DO NOTHING RETURNING conversation_id",
+    // Announced at version 0 by the caller, in this transaction (announceCreated).
+    "INSERT INTO conversations (conversation_id, kind, title, direct_key, members_announced) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (direct_key) DO NOTHING RETURNING conversation_id",
     [c.conversationId, c.kind, c.title, c.directKey],
   );
   if (created.length === 0) return false;
   // One statement for every member: a large group is not a round trip per member.
   await tx.query("INSERT INTO members (conversation_id, user_id) SELECT $1, u FROM unnest($2::text[]) AS u", [c.conversationId, [...c.members]]);
   return true;
+}
+
+export interface MemberSnapshot {
+  conversationId: string;
+  membersVersion: bigint;
+  members: readonly string[];
+}
+
+/**
+ * Up to `limit` conversations whose members were not announced at their
+ * current version, locked for the caller's transaction; another replica's
+ * announcer skips them (SKIP LOCKED).
+ */
+export async function lockUnannounced(tx: Queryable, limit: number): Promise<MemberSnapshot[]> {
+  const rows = await tx.query(
+    `SELECT c.conversation_id, c.members_version,
+       (SELECT coalesce(json_agg(m.user_id ORDER BY m.user_id), '[]') FROM members m WHERE m.conversation_id = c.conversation_id) AS members
+     FROM conversations c
+     WHERE c.members_announced IS DISTINCT FROM c.members_version
+     ORDER BY c.conversation_id LIMIT $1 FOR UPDATE OF c SKIP LOCKED`,
+    [limit],
+  );
+  return rows.map((r) => ({ conversationId: String(r.conversation_id), membersVersion: BigInt(String(r.members_version)), members: (r.members as unknown[]).map(String) }));
+}
+
+export async function markAnnounced(tx: Queryable, conversationId: string, version: bigint): Promise<void> {
+  await tx.query("UPDATE conversations SET members_announced = $2 WHERE conversation_id = $1", [conversationId, String(version)]);
 }
 
 export async function findDirect(db: Queryable, key: string): Promise<string | undefined> {

@@ -3,8 +3,11 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { messagingEventsV1, messagingV1 } from "@flotilla/contracts";
-import { FlotillaError } from "@flotilla/kit";
+import { create } from "@bufbuild/protobuf";
+import { type CloudEvent, createLogger, FlotillaError } from "@flotilla/kit";
 import { decodeEvent } from "@flotilla/kit/internal";
+import { type Deps, sendMessage } from "../src/conversations.ts";
+import { MemberLists } from "../src/member-lists.ts";
 import { createIssuer, eventually, type Hosted, hostMessaging, type Issuer } from "./support.ts";
 
 let issuer: Issuer;
@@ -15,7 +18,8 @@ let carol: string;
 
 before(async () => {
   issuer = await createIssuer();
-  svc = await hostMessaging({ issuer });
+  // The announcer looks often, so that its test does not wait a minute.
+  svc = await hostMessaging({ issuer, config: { FLOTILLA_MESSAGING_ANNOUNCE_MS: "200" } });
   [alice, bob, carol] = await Promise.all([issuer.token("alice"), issuer.token("bob"), issuer.token("carol")]);
 });
 after(() => svc.stop());
@@ -65,29 +69,80 @@ test("concurrent sends get seqs 1..n without gap or duplicate, and each leaves o
   assert.equal(events.length, 30);
   const first = decodeEvent(messagingEventsV1.MessageSentSchema, events.find((e) => decodeEvent(messagingEventsV1.MessageSentSchema, e).seq === 1n)!);
   assert.equal(first.conversationId, group.conversationId);
-  assert.deepEqual([...first.recipientIds, first.senderId].sort(), ["alice", "bob", "carol"]);
+  assert.equal(first.membersVersion, 0n);
+  assert.deepEqual(first.recipientIds, [], "the recipients are not in the event: members_changed says who they are");
+  const announced = svc.events.filter((e) => e.type === "messaging.members_changed.v1" && e.subject === group.conversationId).map((e) => decodeEvent(messagingEventsV1.MembersChangedSchema, e));
+  assert.deepEqual(
+    announced.map((m) => [m.membersVersion, [...m.memberIds].sort()]),
+    [[0n, ["alice", "bob", "carol"]]],
+    "the members leave once, with the conversation",
+  );
 });
+
+/** A change of membership, as one must be made: the members and the version in one transaction. */
+async function addMember(conversationId: string, userId: string) {
+  await svc.hosted.db.transaction(async (tx) => {
+    await tx.query("INSERT INTO members (conversation_id, user_id) VALUES ($1, $2)", [conversationId, userId]);
+    await tx.query("UPDATE conversations SET members_version = members_version + 1 WHERE conversation_id = $1", [conversationId]);
+  });
+}
 
 test("a send uses the member list it kept only while members_version is unchanged", async () => {
   const group = ((await svc.call("createConversation", { kind: messagingV1.ConversationKind.GROUP, memberIds: ["bob"], title: "Kept" }, alice)) as messagingV1.CreateConversationResponse)
     .conversation!;
-  const recipientsOf = async (seq: bigint) => {
-    const events = await eventually(
-      () => svc.events.filter((e) => e.type === "messaging.message_sent.v1" && e.subject === group.conversationId),
-      (list) => list.some((e) => decodeEvent(messagingEventsV1.MessageSentSchema, e).seq === seq),
-      `message_sent ${seq}`,
-    );
-    const event = events.find((e) => decodeEvent(messagingEventsV1.MessageSentSchema, e).seq === seq)!;
-    return [...decodeEvent(messagingEventsV1.MessageSentSchema, event).recipientIds].sort();
+  // sendMessage itself, with the fan-out and the outbox recorded.
+  const fannedOut: string[][] = [];
+  const enqueued: CloudEvent[] = [];
+  const deps: Deps = {
+    db: svc.hosted.db,
+    outbox: { enqueue: async (_tx, events) => void enqueued.push(...events) },
+    source: "/test",
+    log: createLogger("test", "silent"),
+    fanout: { messageSent: (_m, members) => void fannedOut.push([...members].sort()), readReceipt: () => {} },
+    memberLists: new MemberLists(),
   };
-  assert.deepEqual(await recipientsOf((await send(alice, group.conversationId, "one")).seq), ["bob"]);
-  // A change of membership, as one must be made: the members and the version in one transaction.
+  const versionOf = (i: number) => decodeEvent(messagingEventsV1.MessageSentSchema, enqueued[i]!).membersVersion;
+  await sendMessage(deps, "alice", create(messagingV1.SendMessageRequestSchema, { conversationId: group.conversationId, clientMessageId: "k1", text: "one" }));
+  await addMember(group.conversationId, "carol");
+  await sendMessage(deps, "alice", create(messagingV1.SendMessageRequestSchema, { conversationId: group.conversationId, clientMessageId: "k2", text: "two" }));
+  await sendMessage(deps, "bob", create(messagingV1.SendMessageRequestSchema, { conversationId: group.conversationId, clientMessageId: "k3", text: "three" }));
+  assert.deepEqual(fannedOut, [
+    ["alice", "bob"],
+    ["alice", "bob", "carol"],
+    ["alice", "bob", "carol"],
+  ]);
+  assert.deepEqual([versionOf(0), versionOf(1), versionOf(2)], [0n, 1n, 1n]);
+});
+
+test("members not announced at their version (older conversations, a change that did not announce) are announced once by the announcer", async () => {
+  const group = ((await svc.call("createConversation", { kind: messagingV1.ConversationKind.GROUP, memberIds: ["bob"], title: "Late" }, alice)) as messagingV1.CreateConversationResponse)
+    .conversation!;
+  // As stored before migration 0003: never announced.
+  const old = `old-${crypto.randomUUID()}`;
   await svc.hosted.db.transaction(async (tx) => {
-    await tx.query("INSERT INTO members (conversation_id, user_id) VALUES ($1, 'carol')", [group.conversationId]);
-    await tx.query("UPDATE conversations SET members_version = members_version + 1 WHERE conversation_id = $1", [group.conversationId]);
+    await tx.query("INSERT INTO conversations (conversation_id, kind, title) VALUES ($1, $2, 'old')", [old, messagingV1.ConversationKind.GROUP]);
+    await tx.query("INSERT INTO members (conversation_id, user_id) VALUES ($1, 'alice'), ($1, 'erin')", [old]);
   });
-  assert.deepEqual(await recipientsOf((await send(alice, group.conversationId, "two")).seq), ["bob", "carol"]);
-  assert.deepEqual(await recipientsOf((await send(bob, group.conversationId, "three")).seq), ["alice", "carol"]);
+  await addMember(group.conversationId, "dave");
+  const announcedOf = (id: string) =>
+    svc.events.filter((e) => e.type === "messaging.members_changed.v1" && e.subject === id).map((e) => decodeEvent(messagingEventsV1.MembersChangedSchema, e)).map((m) => [m.membersVersion, [...m.memberIds].sort()]);
+  await eventually(
+    () => announcedOf(old),
+    (list) => list.length > 0,
+    "the old conversation announced",
+  );
+  await eventually(
+    () => announcedOf(group.conversationId),
+    (list) => list.length > 1,
+    "the change announced",
+  );
+  // Several more looks of the announcer: nothing is announced twice.
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  assert.deepEqual(announcedOf(old), [[0n, ["alice", "erin"]]]);
+  assert.deepEqual(announcedOf(group.conversationId), [
+    [0n, ["alice", "bob"]],
+    [1n, ["alice", "bob", "dave"]],
+  ]);
 });
 
 test("a retried send with the same client_message_id is stored once and answers the same message", async () => {

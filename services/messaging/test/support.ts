@@ -51,7 +51,7 @@ export async function hostMessaging(options: { issuer: Issuer; provider?: Databa
   const definition = createMessagingService({ config: testConfig(options.issuer, options.config) });
   const hosted = await hostService(definition, { provider, bus, log: createLogger("test", "silent"), mode: "embedded", ...(options.broadcast ? { broadcast: options.broadcast } : {}) });
   const events: CloudEvent[] = [];
-  for (const type of ["messaging.message_sent.v1", "messaging.message_seen.v1"]) {
+  for (const type of ["messaging.message_sent.v1", "messaging.message_seen.v1", "messaging.members_changed.v1"]) {
     await bus.subscribe({ consumer: `test.${type}.${crypto.randomUUID()}`, type }, async ({ event }) => {
       events.push(event);
     });

@@ -99,4 +99,21 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: "0004_conversation_members",
+    sql: `
+      -- messaging.members_changed.v1, projected: the members of each
+      -- conversation at the highest version seen. message_sent names only the
+      -- version; its recipients are read here.
+      CREATE TABLE conversation_versions (
+        conversation_id text PRIMARY KEY,
+        members_version bigint NOT NULL
+      );
+      CREATE TABLE conversation_members (
+        conversation_id text NOT NULL,
+        user_id         text NOT NULL,
+        PRIMARY KEY (conversation_id, user_id)
+      );
+    `,
+  },
 ];

@@ -3,7 +3,7 @@ import { defineService, type ServiceDefinition } from "@flotilla/kit";
 import { eventTypeOf } from "@flotilla/kit/internal";
 import webpush from "web-push";
 import { loadNotificationsConfig, type NotificationsConfig } from "./config.ts";
-import { onMessageSeen, onMessageSent } from "./consumer.ts";
+import { onMembersChanged, onMessageSeen, onMessageSent } from "./consumer.ts";
 import { notificationsHandlers } from "./handlers.ts";
 import { migrations } from "./migrations.ts";
 import { type Providers, providersFromConfig } from "./providers/index.ts";
@@ -12,6 +12,7 @@ import { devVapidKeys } from "./store.ts";
 
 export const MESSAGE_SENT = eventTypeOf(messagingEventsV1.MessageSentSchema);
 export const MESSAGE_SEEN = eventTypeOf(messagingEventsV1.MessageSeenSchema);
+export const MEMBERS_CHANGED = eventTypeOf(messagingEventsV1.MembersChangedSchema);
 
 export interface NotificationsOptions {
   /** @default from the environment (FLOTILLA_NOTIFICATIONS_*, FLOTILLA_APNS_*, FLOTILLA_FCM_*, FLOTILLA_VAPID_*) */
@@ -38,6 +39,7 @@ export function createNotificationsService(options: NotificationsOptions = {}): 
       const devKeys = !configured && ctx.mode === "embedded" && !options.providers ? await devVapidKeys(ctx.db, () => webpush.generateVAPIDKeys()) : undefined;
       const providers = options.providers ?? providersFromConfig(config, ctx.log, devKeys);
       const now = options.now ?? (() => new Date());
+      await ctx.subscribe("members-changed", MEMBERS_CHANGED, onMembersChanged());
       await ctx.subscribe("message-sent", MESSAGE_SENT, onMessageSent({ graceMs: config.graceMs, now }));
       await ctx.subscribe("message-seen", MESSAGE_SEEN, onMessageSeen());
       const scheduler = new PushScheduler({ db: ctx.db, providers, log: ctx.log, pollMs: config.pollMs, maxAttempts: config.maxAttempts, retryBaseMs: config.retryBaseMs, now });

@@ -106,26 +106,82 @@ export interface NotificationRow extends Record<string, unknown> {
   created_at: Date | string;
 }
 
-export interface NewNotification {
-  notificationId: string;
-  userId: string;
+/** The notifications of one message, one per recipient. */
+export interface NewNotifications {
   messageId: string;
   conversationId: string;
   title: string;
   body: string;
-  state: NotificationState;
-  reason: string;
   dueAt: Date;
+  recipients: readonly { notificationId: string; userId: string; state: NotificationState; reason: string }[];
 }
 
-/** Records a notification once per (message, user); a second record of the same pair is ignored. */
-export async function insertNotification(db: Queryable, n: NewNotification): Promise<boolean> {
-  const rows = await db.query(
+/** Records a message's notifications in one statement, once per (message, user): a second record of the same pair is ignored. */
+export async function insertNotifications(db: Queryable, n: NewNotifications): Promise<void> {
+  if (n.recipients.length === 0) return;
+  const column = <K extends keyof NewNotifications["recipients"][number]>(key: K) => n.recipients.map((r) => r[key]);
+  await db.query(
     `INSERT INTO notifications (notification_id, user_id, message_id, conversation_id, title, body, state, reason, due_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (message_id, user_id) DO NOTHING RETURNING notification_id`,
-    [n.notificationId, n.userId, n.messageId, n.conversationId, n.title, n.body, n.state, n.reason, n.dueAt.toISOString()],
+     SELECT r.notification_id, r.user_id, $5, $6, $7, $8, r.state, r.reason, $9
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS r(notification_id, user_id, state, reason)
+     ON CONFLICT (message_id, user_id) DO NOTHING`,
+    [column("notificationId"), column("userId"), column("state"), column("reason"), n.messageId, n.conversationId, n.title, n.body, n.dueAt.toISOString()],
   );
-  return rows.length > 0;
+}
+
+/** What decides a recipient's notification of one message. */
+export interface RecipientContext {
+  userId: string;
+  muted: boolean;
+  seen: boolean;
+  quiet: QuietHours | undefined;
+}
+
+/** The preferences and seen state of every recipient of a message, in one statement. */
+export async function recipientContexts(db: Queryable, conversationId: string, messageId: string, userIds: readonly string[]): Promise<RecipientContext[]> {
+  const rows = await db.query<{ user_id: string; quiet_start: string | null; quiet_end: string | null; time_zone: string | null; muted: boolean; seen: boolean }>(
+    `SELECT u.user_id, p.quiet_start, p.quiet_end, p.time_zone,
+       EXISTS (SELECT 1 FROM muted_conversations mc WHERE mc.user_id = u.user_id AND mc.conversation_id = $1) AS muted,
+       EXISTS (SELECT 1 FROM seen_messages s WHERE s.message_id = $2 AND s.user_id = u.user_id) AS seen
+     FROM unnest($3::text[]) AS u(user_id) LEFT JOIN preferences p ON p.user_id = u.user_id`,
+    [conversationId, messageId, [...userIds]],
+  );
+  return rows.map((r) => ({
+    userId: r.user_id,
+    muted: r.muted,
+    seen: r.seen,
+    quiet: r.time_zone ? { start: r.quiet_start ?? "", end: r.quiet_end ?? "", timeZone: r.time_zone } : undefined,
+  }));
+}
+
+/**
+ * Replaces a conversation's members when `version` is above the one kept (a
+ * late or repeated announcement changes nothing); answers whether it did.
+ * The version row is locked by the upsert, so two announcements of one
+ * conversation apply one after the other.
+ */
+export async function applyMembers(db: Queryable, conversationId: string, version: bigint, memberIds: readonly string[]): Promise<boolean> {
+  const newer = await db.query(
+    `INSERT INTO conversation_versions (conversation_id, members_version) VALUES ($1, $2)
+     ON CONFLICT (conversation_id) DO UPDATE SET members_version = EXCLUDED.members_version
+     WHERE conversation_versions.members_version < EXCLUDED.members_version
+     RETURNING conversation_id`,
+    [conversationId, String(version)],
+  );
+  if (newer.length === 0) return false;
+  await db.query("DELETE FROM conversation_members WHERE conversation_id = $1", [conversationId]);
+  await db.query("INSERT INTO conversation_members (conversation_id, user_id) SELECT $1, u FROM unnest($2::text[]) AS u ON CONFLICT DO NOTHING", [conversationId, [...memberIds]]);
+  return true;
+}
+
+/** The members kept for a conversation and their version; undefined before its first announcement. */
+export async function membersOf(db: Queryable, conversationId: string): Promise<{ version: bigint; members: string[] } | undefined> {
+  const [row] = await db.query<{ members_version: string | number; members: unknown[] }>(
+    `SELECT v.members_version, coalesce((SELECT json_agg(m.user_id) FROM conversation_members m WHERE m.conversation_id = v.conversation_id), '[]') AS members
+     FROM conversation_versions v WHERE v.conversation_id = $1`,
+    [conversationId],
+  );
+  return row ? { version: BigInt(String(row.members_version)), members: row.members.map(String) } : undefined;
 }
 
 export async function wasSeen(db: Queryable, messageId: string, userId: string): Promise<boolean> {

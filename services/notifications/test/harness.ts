@@ -33,7 +33,15 @@ export interface Harness {
   clock: { now: Date };
   advance(ms: number): void;
   call<M extends keyof typeof notificationsV1.NotificationsService.method>(name: M, input: object, user?: string): Promise<unknown>;
-  sent(m: { conversationId: string; messageId: string; sender: string; recipients: string[]; preview?: string }, eventId?: string): Promise<string>;
+  /**
+   * messaging's message_sent. Unless `how.announce` is false, the members
+   * (recipients and sender) are first announced at the conversation's next
+   * version and applied; `how.legacy` sends the recipients in the event
+   * itself, as producers before members_version did, and announces nothing.
+   */
+  sent(m: { conversationId: string; messageId: string; sender: string; recipients: string[]; preview?: string }, eventId?: string, how?: { legacy?: boolean; announce?: boolean }): Promise<string>;
+  /** messaging's members_changed; `applied` waits until the service has stored that version. */
+  members(conversationId: string, version: bigint, memberIds: string[], applied?: boolean): Promise<string>;
   seen(messageId: string, userId: string): Promise<void>;
   /** A browser's push subscription keys, to decrypt what it receives. */
   browser(): { ecdh: ECDH; auth: Buffer; keys: { p256dh: string; auth: string } };
@@ -88,8 +96,10 @@ export async function startHarness(provider: DatabaseProvider, start: Date = new
   const bus = new MemoryBus();
   const host = () => hostService(createNotificationsService({ config, providers, now }), { provider, bus, log: createLogger("test", (process.env.NTF_LOG ?? "silent") as "silent"), mode: "embedded" });
   let hosted = await host();
+  // The members version each conversation was last announced at by sent().
+  const versions = new Map<string, bigint>();
 
-  return {
+  const harness: Harness = {
     get hosted() {
       return hosted;
     },
@@ -117,11 +127,35 @@ export async function startHarness(provider: DatabaseProvider, start: Date = new
         signal: new AbortController().signal,
       });
     },
-    async sent(m, eventId) {
+    async members(conversationId, version, memberIds, applied = true) {
+      const schema = messagingEventsV1.MembersChangedSchema;
+      const event = createEvent(schema, create(schema, { conversationId, membersVersion: version, memberIds }), { source: "/flotilla/messaging", subject: conversationId });
+      await bus.publish([event]);
+      if (!applied) return event.id;
+      await eventually(async () => {
+        const [row] = await hosted.db.query("SELECT 1 FROM conversation_versions WHERE conversation_id = $1 AND members_version >= $2", [conversationId, String(version)]);
+        return row;
+      }, `members of ${conversationId} at version ${version}`);
+      return event.id;
+    },
+    async sent(m, eventId, how = {}) {
+      const legacy = how.legacy === true;
+      const version = legacy ? 0n : (versions.get(m.conversationId) ?? -1n) + 1n;
+      if (!legacy) versions.set(m.conversationId, version);
+      if (!legacy && how.announce !== false) await harness.members(m.conversationId, version, [m.sender, ...m.recipients]);
       const schema = messagingEventsV1.MessageSentSchema;
       const event = createEvent(
         schema,
-        create(schema, { conversationId: m.conversationId, messageId: m.messageId, seq: 1n, senderId: m.sender, senderName: "Ana", recipientIds: m.recipients, preview: m.preview ?? "hello", sentAt: timestampFromDate(clock.now) }),
+        create(schema, {
+          conversationId: m.conversationId,
+          messageId: m.messageId,
+          seq: 1n,
+          senderId: m.sender,
+          senderName: "Ana",
+          ...(legacy ? { recipientIds: m.recipients } : { membersVersion: version }),
+          preview: m.preview ?? "hello",
+          sentAt: timestampFromDate(clock.now),
+        }),
         { source: "/flotilla/messaging", subject: m.conversationId, ...(eventId ? { id: eventId } : {}) },
       );
       await bus.publish([event]);
@@ -144,6 +178,7 @@ export async function startHarness(provider: DatabaseProvider, start: Date = new
       await Promise.all([apns.close(), fcm.close(), web.close()]);
     },
   };
+  return harness;
 }
 
 /** Polls `check` until it returns a value other than undefined (10 s at most). */

@@ -214,4 +214,62 @@ export function pipelineSuite(name: string, makeProvider: () => Promise<Database
     await inState("m14", "u-ivy", "sent");
     assert.deepEqual(h.apns.pushes.filter((p) => p.token === token).map((p) => p.payload.message_id), ["m13", "m14"]);
   });
+
+  test(`[${name}] recipients are the members announced for the message's version, whichever event comes first; an older list arriving late changes nothing`, async () => {
+    const tokens = { "u-jo": apnsToken(8), "u-kim": apnsToken(9) };
+    for (const [user, token] of Object.entries(tokens)) await register(user, { token: { case: "apnsToken", value: token }, platform: 1 });
+    // message_sent ahead of its members: the handler fails with a retryable error and the bus delivers it again.
+    await h.sent({ conversationId: "c7", messageId: "m15", sender: "u-ana", recipients: [] }, undefined, { announce: false });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.equal(await row("m15", "u-jo"), undefined, "nothing recorded before the members are known");
+    await h.members("c7", 0n, ["u-ana", "u-jo", "u-kim"]);
+    await inState("m15", "u-jo", "pending");
+    await inState("m15", "u-kim", "pending");
+
+    // kim leaves at version 1; then a copy of version 0 arrives late (a new event id, so not an inbox duplicate).
+    await h.members("c7", 1n, ["u-ana", "u-jo"]);
+    const late = await h.members("c7", 0n, ["u-ana", "u-jo", "u-kim"], false);
+    await eventually(async () => (await h.hosted.db.query("SELECT 1 FROM flotilla_inbox WHERE event_id = $1", [late]))[0], "the late members_changed handled");
+    await h.sent({ conversationId: "c7", messageId: "m16", sender: "u-ana", recipients: [] }, undefined, { announce: false });
+    await inState("m16", "u-jo", "pending");
+    assert.equal(await row("m16", "u-kim"), undefined, "not a member at version 1");
+    const kept = await h.hosted.db.query<{ user_id: string }>("SELECT user_id FROM conversation_members WHERE conversation_id = 'c7' ORDER BY user_id");
+    assert.deepEqual(
+      kept.map((r) => r.user_id),
+      ["u-ana", "u-jo"],
+    );
+
+    h.advance(GRACE_MS);
+    await inState("m15", "u-jo", "sent");
+    await inState("m16", "u-jo", "sent");
+    await inState("m15", "u-kim", "sent");
+    assert.deepEqual(h.apns.pushes.filter((p) => p.token === tokens["u-jo"]).map((p) => p.payload.message_id).sort(), ["m15", "m16"]);
+    assert.deepEqual(h.apns.pushes.filter((p) => p.token === tokens["u-kim"]).map((p) => p.payload.message_id), ["m15"]);
+  });
+
+  test(`[${name}] a message to a large group records one notification per member but the sender; an event from before members_version carries its own recipients`, async () => {
+    const members = Array.from({ length: 2000 }, (_, i) => `u-big-${String(i).padStart(4, "0")}`);
+    await h.call("updatePreferences", { preferences: { mutedConversationIds: ["c-big"] } }, "u-big-0007");
+    await h.sent({ conversationId: "c-big", messageId: "m18", sender: members[0]!, recipients: members.slice(1) });
+    await inState("m18", members[1999]!, "pending");
+    const states = await h.hosted.db.query<{ state: string; n: number }>("SELECT state, count(*)::int AS n FROM notifications WHERE message_id = 'm18' GROUP BY state ORDER BY state");
+    assert.deepEqual(
+      states.map((r) => [r.state, r.n]),
+      [
+        ["pending", 1998],
+        ["suppressed", 1],
+      ],
+    );
+    assert.equal(await row("m18", members[0]!), undefined, "the sender is not notified");
+    // None of them has a device: out of the way of the pushes below.
+    await h.hosted.db.query("DELETE FROM notifications WHERE message_id = 'm18'");
+
+    const token = apnsToken(11);
+    await register("u-lee", { token: { case: "apnsToken", value: token }, platform: 1 });
+    await h.sent({ conversationId: "c8", messageId: "m19", sender: "u-ana", recipients: ["u-lee"] }, undefined, { legacy: true });
+    await inState("m19", "u-lee", "pending");
+    h.advance(GRACE_MS);
+    await inState("m19", "u-lee", "sent");
+    assert.deepEqual(h.apns.pushes.filter((p) => p.token === token).map((p) => p.payload.message_id), ["m19"]);
+  });
 }

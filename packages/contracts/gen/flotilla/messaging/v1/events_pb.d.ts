@@ -44,9 +44,12 @@ export declare type MessageSent = Message<"flotilla.messaging.v1.MessageSent"> &
   senderId: string;
 
   /**
-   * Every member of the conversation but the sender when it was sent.
+   * Filled only by producers older than members_version (field 9): every
+   * member but the sender. Now empty; a consumer uses it when it is not, for
+   * events published before an upgrade.
    *
-   * @generated from field: repeated string recipient_ids = 5;
+   * @generated from field: repeated string recipient_ids = 5 [deprecated = true];
+   * @deprecated
    */
   recipientIds: string[];
 
@@ -68,6 +71,16 @@ export declare type MessageSent = Message<"flotilla.messaging.v1.MessageSent"> &
    * @generated from field: string sender_name = 8;
    */
   senderName: string;
+
+  /**
+   * The conversation's members_version when the message was stored. The
+   * recipients are the members at that version but the sender; a consumer
+   * learns them from MembersChanged, so that a message to a large group does
+   * not carry the whole list.
+   *
+   * @generated from field: uint64 members_version = 9;
+   */
+  membersVersion: bigint;
 };
 
 /**
@@ -75,6 +88,42 @@ export declare type MessageSent = Message<"flotilla.messaging.v1.MessageSent"> &
  * Use `create(MessageSentSchema)` to create a new message.
  */
 export declare const MessageSentSchema: GenMessage<MessageSent>;
+
+/**
+ * The whole member list of a conversation at a version. Published when the
+ * conversation is created and whenever its members change, in the same
+ * transaction. Versions only grow: a consumer keeps the highest it has seen
+ * and ignores an older one arriving late or again.
+ *
+ * @generated from message flotilla.messaging.v1.MembersChanged
+ */
+export declare type MembersChanged = Message<"flotilla.messaging.v1.MembersChanged"> & {
+  /**
+   * @generated from field: string conversation_id = 1;
+   */
+  conversationId: string;
+
+  /**
+   * @generated from field: uint64 members_version = 2;
+   */
+  membersVersion: bigint;
+
+  /**
+   * @generated from field: repeated string member_ids = 3;
+   */
+  memberIds: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp changed_at = 4;
+   */
+  changedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message flotilla.messaging.v1.MembersChanged.
+ * Use `create(MembersChangedSchema)` to create a new message.
+ */
+export declare const MembersChangedSchema: GenMessage<MembersChanged>;
 
 /**
  * A user has the message on screen: no push is needed for it any more.
