@@ -184,6 +184,8 @@ describe("distributed: flotilla up, two messaging replicas", () => {
       FLOTILLA_DATABASE_PREFIX: prefix,
       FLOTILLA_REGISTRY_BUCKET: bucket,
       FLOTILLA_DATA_DIR: join(dataDir, "up"),
+      // Short, so that a killed replica's users are announced offline within the test.
+      FLOTILLA_REALTIME_PRESENCE_LEASE_MS: "3000",
       ...authEnv(),
     });
     base = await up.waitFor(/gateway\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000);
@@ -254,6 +256,73 @@ describe("distributed: flotilla up, two messaging replicas", () => {
     t.diagnostic(`${sent} messages; replicas killed: ${killed.length}; reconnects: alice ${alice.reconnects}, bob ${bob.reconnects}`);
     alice.stop();
     bob.stop();
+  });
+
+  test("kill -9 of a replica: its users who do not come back are offline for their contacts once its lease ends; the others stay online", async () => {
+    await until(() => watch.instances().length >= 2, 60_000, "two messaging replicas live");
+    const wendyToken = await token("wendy");
+    const sleepers = Array.from({ length: 10 }, (_, i) => `sleeper-${i}-${randomUUID().slice(0, 8)}`);
+    for (const user of sleepers) {
+      const res = await fetch(`${base}/v1/conversations`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${wendyToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ kind: "CONVERSATION_KIND_DIRECT", memberIds: [user] }),
+      });
+      assert.equal(res.status, 200);
+    }
+    // Apps that never reconnect: the gateway spreads them over both replicas.
+    const sockets = new Map<string, WebSocket>();
+    await Promise.all(
+      sleepers.map(async (user) => {
+        const ws = new WebSocket(`${base.replace("http", "ws")}/v1/realtime`, { headers: { authorization: `Bearer ${await token(user)}` } });
+        ws.on("error", () => {});
+        await new Promise<void>((resolve, reject) => {
+          ws.on("open", () => ws.send(JSON.stringify({ type: "hello", resume: {} })));
+          ws.on("message", (data) => JSON.parse(String(data)).type === "ready" && resolve());
+          ws.on("close", () => reject(new Error(`${user}'s socket closed before ready`)));
+        });
+        sockets.set(user, ws);
+      }),
+    );
+    /** The contacts wendy's app is told are online when it connects. */
+    const snapshot = async (): Promise<string[]> => {
+      const ws = new WebSocket(`${base.replace("http", "ws")}/v1/realtime`, { headers: { authorization: `Bearer ${wendyToken}` } });
+      ws.on("error", () => {});
+      try {
+        return await new Promise<string[]>((resolve, reject) => {
+          ws.on("open", () => ws.send(JSON.stringify({ type: "hello", resume: {} })));
+          ws.on("message", (data) => {
+            const frame = JSON.parse(String(data)) as { type: string; online?: string[] };
+            if (frame.type === "ready") resolve([...(frame.online ?? [])].sort());
+          });
+          ws.on("close", () => reject(new Error("wendy's socket closed before ready")));
+        });
+      } finally {
+        ws.close();
+      }
+    };
+    await until(async () => (await snapshot()).join() === [...sleepers].sort().join(), 10_000, "every sleeper online");
+
+    const open = () => [...sockets].filter(([, ws]) => ws.readyState === WebSocket.OPEN).map(([user]) => user).sort();
+    // The gateway picks a replica at random per socket: if none of the sleepers was on the first one killed, the other goes too.
+    for (const victim of watch.instances().slice(0, 2)) {
+      process.kill(Number(victim.labels.pid), "SIGKILL");
+      await until(() => !watch.instances().some((i) => i.id === victim.id), 30_000, "the registry drops the killed replica");
+      if (open().length < sleepers.length) break;
+    }
+    const survivors = open();
+    assert.ok(survivors.length < sleepers.length, "some sleepers were on a killed replica");
+    // The lease is 3 s and is swept every second: well within 20 s.
+    let last: string[] = [];
+    await until(
+      async () => {
+        last = await snapshot().catch(() => last);
+        return last.join() === survivors.join();
+      },
+      20_000,
+      `the contacts online become the sleepers still connected (${survivors.length} of ${sleepers.length})`,
+    );
+    for (const ws of sockets.values()) ws.close();
   });
 });
 

@@ -23,6 +23,12 @@ export const messagingSettings = {
   maxBufferedBytes: int("FLOTILLA_REALTIME_MAX_BUFFERED_BYTES", 1_048_576, "a socket with more unsent bytes than this is a slow consumer and is closed (4008)", { min: 1024, max: 268_435_456 }),
   framesPerSecond: int("FLOTILLA_REALTIME_FRAMES_PER_SEC", 20, "client frames per second a connection may send on average", { min: 1, max: 10_000 }),
   frameBurst: int("FLOTILLA_REALTIME_FRAME_BURST", 60, "client frames a connection may send at once before the rate applies (closed with 4029 beyond)", { min: 1, max: 100_000 }),
+  presenceLeaseMs: int(
+    "FLOTILLA_REALTIME_PRESENCE_LEASE_MS",
+    30_000,
+    "a replica renews its presence lease every third of this; once it has not for this long (killed), its users are announced offline",
+    { min: 300, max: 600_000 },
+  ),
   announceIntervalMs: int(
     "FLOTILLA_MESSAGING_ANNOUNCE_MS",
     60_000,

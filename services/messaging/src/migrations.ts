@@ -58,4 +58,22 @@ export const migrations: readonly Migration[] = [
         WHERE members_announced IS DISTINCT FROM members_version;
     `,
   },
+  {
+    id: "0004_presence",
+    sql: `
+      -- Each replica's lease on its presence rows (realtime/presence.ts): a
+      -- replica whose lease ended is dead, and its rows are swept.
+      CREATE TABLE realtime_replicas (
+        replica_id  text PRIMARY KEY,
+        lease_until timestamptz NOT NULL
+      );
+      -- A user with a socket on a replica.
+      CREATE TABLE presence (
+        user_id    text NOT NULL,
+        replica_id text NOT NULL,
+        PRIMARY KEY (user_id, replica_id)
+      );
+      CREATE INDEX presence_by_replica ON presence (replica_id);
+    `,
+  },
 ];

@@ -36,6 +36,7 @@ export function createMessagingService(options: MessagingOptions = {}): ServiceD
         log: ctx.log,
         seen,
         pingIntervalMs: config.pingIntervalMs,
+        presenceLeaseMs: config.presenceLeaseMs,
         limits: { maxBufferedBytes: config.maxBufferedBytes, framesPerSecond: config.framesPerSecond, frameBurst: config.frameBurst },
         markRead: (user, conversationId, seq) => markRead(deps, user, conversationId, seq),
       });

@@ -21,7 +21,7 @@ const tokens: Record<string, string> = {};
 
 before(async () => {
   issuer = await createIssuer();
-  const config = { FLOTILLA_REALTIME_PING_MS: "150", FLOTILLA_REALTIME_MAX_BUFFERED_BYTES: "65536", FLOTILLA_REALTIME_FRAME_BURST: "40", FLOTILLA_REALTIME_FRAMES_PER_SEC: "5" };
+  const config = { FLOTILLA_REALTIME_PRESENCE_LEASE_MS: "600", FLOTILLA_REALTIME_PING_MS: "150", FLOTILLA_REALTIME_MAX_BUFFERED_BYTES: "65536", FLOTILLA_REALTIME_FRAME_BURST: "40", FLOTILLA_REALTIME_FRAMES_PER_SEC: "5" };
   for (let i = 0; i < 2; i++) {
     const svc = await hostMessaging({ issuer, provider, bus, broadcast: new MemoryBroadcast({ hub }), config });
     const server = createServer((_req, res) => res.writeHead(404).end());
@@ -29,7 +29,7 @@ before(async () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     replicas.push({ svc, server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/realtime` });
   }
-  for (const u of ["alice", "bob", "carol", "dan", "eve", "fay", "gus", "hal", "ivy"]) tokens[u] = await issuer.token(u);
+  for (const u of ["alice", "bob", "carol", "dan", "eve", "fay", "gus", "hal", "ivy", "jay", "kit", "lou"]) tokens[u] = await issuer.token(u);
 });
 
 after(async () => {
@@ -243,7 +243,7 @@ test("presence: a contact's first socket is announced online, its last one offli
   await gus.close();
 });
 
-test("presence across replicas: a user who closes one socket but keeps another elsewhere is announced online again", async () => {
+test("presence across replicas: a user who closes one socket but keeps another elsewhere stays online", async () => {
   await direct("fay", "eve");
   const fay = new TestClient(A().url, { token: tokens.fay });
   await fay.hello();
@@ -254,12 +254,46 @@ test("presence across replicas: a user who closes one socket but keeps another e
   await eveOnB.hello();
   const before = fay.frames.length;
   await eveOnB.close();
-  // B saw its last socket of eve close and said offline; A still holds one and says online again.
+  // B drops its row of eve, finds her on A, and says nothing.
+  await eventually(
+    () => A().svc.hosted.db.query("SELECT replica_id FROM presence WHERE user_id = 'eve'"),
+    (rows) => rows.length === 1,
+    "eve's row on B deleted",
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300));
   const eveSince = (from: number) => fay.frames.slice(from).filter((f) => f.type === "presence" && f.user_id === "eve").map((f) => f.online);
-  await fay.waitFor(() => eveSince(before).join() === "false,true", "eve offline from B, then online again from A");
+  assert.deepEqual(eveSince(before), [], "no offline while she has a socket on A");
   await eveOnA.close();
-  await fay.waitFor(() => eveSince(before).at(-1) === false && eveSince(before).length === 3, "eve offline once her last socket closed");
+  await fay.waitFor(() => eveSince(before).join() === "false", "eve offline once her last socket closed");
   await fay.close();
+});
+
+test("presence survives the replica that announced it: ready lists the contacts online; a replica killed outright has its users announced offline when its lease ends, but not those connected elsewhere", async () => {
+  await direct("lou", "jay");
+  await direct("lou", "kit");
+  const kit = new TestClient(B().url, { token: tokens.kit });
+  await kit.hello();
+  // What a replica killed with kill -9 leaves: rows of jay and kit under a lease it will not renew.
+  const db = A().svc.hosted.db;
+  await db.query("INSERT INTO realtime_replicas (replica_id, lease_until) VALUES ('killed', now() + interval '1 second')");
+  await db.query("INSERT INTO presence (user_id, replica_id) VALUES ('jay', 'killed'), ('kit', 'killed')");
+  await eventually(
+    () => db.query("SELECT 1 FROM presence WHERE user_id = 'kit' AND replica_id <> 'killed'"),
+    (rows) => rows.length === 1,
+    "kit's row on B",
+  );
+  const lou = new TestClient(A().url, { token: tokens.lou });
+  await lou.hello();
+  const ready = lou.frames.find((f) => f.type === "ready")!;
+  assert.deepEqual(ready.online, ["jay", "kit"]);
+  await lou.waitFor((f) => f.type === "presence" && f.user_id === "jay" && f.online === false, "jay offline after the lease");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.ok(!lou.frames.some((f) => f.type === "presence" && f.user_id === "kit" && f.online === false), "kit is still on B");
+  assert.deepEqual(await db.query("SELECT 1 FROM realtime_replicas WHERE replica_id = 'killed'"), []);
+  const again = new TestClient(A().url, { token: tokens.lou });
+  await again.hello();
+  assert.deepEqual(again.frames.find((f) => f.type === "ready")!.online, ["kit"]);
+  await Promise.all([kit.close(), lou.close(), again.close()]);
 });
 
 test("the handshake needs a valid token: header, subprotocol or query", async () => {

@@ -35,6 +35,8 @@ export interface ConnectionDeps {
   /** The ids of the replica's recent messages, by conversation and seq (what an ack marks seen). */
   recent: RecentMessages;
   closed(connection: Connection): void;
+  /** The user's contacts who are online now, for `ready`. */
+  onlineContacts(userId: string): Promise<string[]>;
 }
 
 const PAGE = 200;
@@ -310,9 +312,14 @@ export class Connection {
       await this.#catchUp(conversationId, from);
       resumed[conversationId] = position.sent;
     }
+    // After the catch-up; changes announced meanwhile wait in #pending and follow `ready`.
+    const online = await this.#d.onlineContacts(this.userId).catch((error: unknown) => {
+      this.#d.log.warn({ err: error, user: this.userId }, "cannot read the contacts online; ready lists none");
+      return [];
+    });
     if (this.#state === "closed") return;
     this.#state = "live";
-    this.#send({ type: "ready", resumed });
+    this.#send({ type: "ready", resumed, online });
     const pending = this.#pending;
     this.#pending = undefined;
     for (const event of pending ?? []) await this.#deliver(event);

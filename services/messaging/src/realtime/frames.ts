@@ -9,7 +9,10 @@
 //   {"type":"typing","conversation_id":"…"}
 //   {"type":"ping","id":"…"}                                    answered by pong (app-level keepalive)
 // server → client
-//   {"type":"ready","resumed":{"<conversation_id>":<seq sent up to>}}   after hello and its catch-up
+//   {"type":"ready","resumed":{"<conversation_id>":<seq sent up to>},"online":["<user_id>",…]}
+//                                                                after hello and its catch-up; online:
+//                                                                the contacts online then (presence
+//                                                                frames tell the changes after)
 //   {"type":"message","message":{conversation_id, message_id, seq, sender_id, client_message_id, text, sent_at}}
 //   {"type":"receipt","conversation_id","user_id","read_seq"}
 //   {"type":"typing","conversation_id","user_id"}
@@ -42,7 +45,7 @@ export type Event =
   | { type: "typing"; conversation_id: string; user_id: string }
   | { type: "presence"; user_id: string; online: boolean };
 
-export type ServerFrame = Event | { type: "ready"; resumed: Record<string, number> } | { type: "pong"; id: string } | { type: "error"; code: string; message: string };
+export type ServerFrame = Event | { type: "ready"; resumed: Record<string, number>; online: string[] } | { type: "pong"; id: string } | { type: "error"; code: string; message: string };
 
 /** Close codes a client should act on. */
 export const CloseCode = {

@@ -15,6 +15,7 @@ import * as store from "../store.ts";
 import { Connection, type ConnectionDeps, type ConnectionLimits } from "./connection.ts";
 import { CloseCode, type Event, wireMessage } from "./frames.ts";
 import { outbound } from "./outbound.ts";
+import { onlineContacts, PresenceBook } from "./presence.ts";
 import { RecentMessages } from "./recent-messages.ts";
 import type { SeenBatcher } from "./seen-batcher.ts";
 
@@ -25,6 +26,8 @@ export interface HubOptions {
   limits: ConnectionLimits;
   pingIntervalMs: number;
   seen: SeenBatcher;
+  /** How long a replica's presence rows outlive its last renewal (presence.ts). */
+  presenceLeaseMs: number;
   markRead(userId: string, conversationId: string, seq: bigint): Promise<unknown>;
 }
 
@@ -97,6 +100,7 @@ export class RealtimeHub implements Fanout {
   readonly #shared: ConnectionDeps;
   /** Users this replica is about to announce online again (see #stillOnline). */
   readonly #correcting = new Set<string>();
+  readonly #presenceBook: PresenceBook;
   #heartbeatTick = 0;
   #nextSlot = 0;
   /** The replica's subscription, made on the first connect (and again after it failed). */
@@ -114,7 +118,16 @@ export class RealtimeHub implements Fanout {
       seen: (conversationId, messageId, user) => options.seen.add(conversationId, messageId, user),
       recent: new RecentMessages(),
       closed: (connection) => this.#closed(connection),
+      onlineContacts: (user) => onlineContacts(options.db, user),
     };
+    this.#presenceBook = new PresenceBook({
+      db: options.db,
+      log: options.log,
+      replicaId: crypto.randomUUID(),
+      leaseMs: options.presenceLeaseMs,
+      announce: (user, online) => void this.#presence(user, online),
+      held: () => [...this.#users].filter(([, entry]) => entry.connections.length > 0).map(([user]) => user),
+    });
     this.#heartbeat = setInterval(() => {
       const slot = this.#heartbeatTick++ % HEARTBEAT_SLICES;
       for (const entry of this.#users.values()) for (const c of entry.connections) if (c.heartbeatSlot === slot) c.heartbeat();
@@ -157,7 +170,7 @@ export class RealtimeHub implements Fanout {
     const first = entry.connections.length === 0;
     const connection = new Connection(this.#shared, userId, ws, this.#nextSlot++ % HEARTBEAT_SLICES);
     entry.connections = first ? [connection] : [...entry.connections, connection];
-    if (first) void this.#presence(userId, true);
+    if (first) this.#presenceBook.online(userId);
     return connection;
   }
 
@@ -184,6 +197,7 @@ export class RealtimeHub implements Fanout {
     this.#subscription = undefined;
     await (await subscription?.catch(() => undefined))?.unsubscribe();
     this.#users.clear();
+    await this.#presenceBook.stop();
   }
 
   #subscribed(): Promise<BroadcastSubscription> {
@@ -205,7 +219,7 @@ export class RealtimeHub implements Fanout {
     if (!entry?.connections.includes(connection)) return;
     const rest = entry.connections.filter((c) => c !== connection);
     entry.connections = rest.length === 0 ? NONE : rest;
-    if (rest.length === 0) void this.#presence(userId, false);
+    if (rest.length === 0) this.#presenceBook.offline(userId);
     this.#release(userId, entry);
   }
 
@@ -253,11 +267,10 @@ export class RealtimeHub implements Fanout {
     }
   }
 
-  // Best effort: each replica announces its own first and last socket of a
-  // user. A user still connected to another replica when one announces them
-  // offline is announced online again by that other replica (#stillOnline),
-  // so contacts see a brief flicker, not a false offline. Presence is a hint;
-  // messages are not.
+  // Called by the presence book once a change is stored (presence.ts). A
+  // user still connected to another replica when one announces them offline
+  // (two replicas' changes crossing) is announced online again by that other
+  // replica (#stillOnline). Presence is a hint; messages are not.
   async #presence(userId: string, online: boolean): Promise<void> {
     try {
       this.#publish(await store.contactsOf(this.#o.db, userId), { type: "presence", user_id: userId, online });
