@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { notificationsV1 } from "@flotilla/contracts";
 import { createLogger, createTokenVerifier } from "@flotilla/kit";
 import { endUserPolicy, type HostedService, hostService, MemoryBus, PgliteProvider } from "@flotilla/kit/internal";
-import { createTestIssuer, type TestIssuer } from "@flotilla/kit/testing";
+import { createTestIssuer, type TestIssuer, testKeyProvider } from "@flotilla/kit/testing";
 import { loadNotificationsConfig } from "./config.ts";
 import { createNotificationsService } from "./service.ts";
 
@@ -20,7 +20,7 @@ before(async () => {
   const verifier = createTokenVerifier({ issuer: issuer.issuer, audience: issuer.audience, jwks: () => issuer.jwks(), algorithms: ["ES256"], clockToleranceSec: 30 });
   provider = new PgliteProvider();
   bus = new MemoryBus();
-  hosted = await hostService(createNotificationsService({ config: loadNotificationsConfig({}), providers: {} }), {
+  hosted = await hostService(createNotificationsService({ config: loadNotificationsConfig({}), providers: {}, keys: testKeyProvider() }), {
     provider,
     bus,
     log: createLogger("test", "silent"),

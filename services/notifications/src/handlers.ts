@@ -2,8 +2,9 @@
 // (the token's `sub`) and touches only the caller's rows.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { notificationsV1 } from "@flotilla/contracts";
-import type { Database, ServiceHandlers } from "@flotilla/kit";
+import type { Database, FieldCipher, ServiceHandlers } from "@flotilla/kit";
 import { callerId } from "./caller.ts";
+import { sealDevice } from "./device-secrets.ts";
 import { isTimeZone, newId, webPushHostAllowed } from "./domain.ts";
 import { notificationsErrors } from "./errors.ts";
 import type { ProviderName } from "./providers/types.ts";
@@ -20,18 +21,23 @@ const STATES: Record<store.NotificationState, notificationsV1.NotificationState>
 
 export interface HandlerDeps {
   db: Database;
+  /** Seals device tokens and Web Push keys (device-secrets.ts). */
+  cipher: FieldCipher;
   /** The VAPID public key web apps subscribe with; "" when Web Push is off. */
   webPushKey: () => string;
   /** Hosts a Web Push subscription may point to (FLOTILLA_WEBPUSH_ALLOWED_HOSTS). */
   webPushHosts: readonly string[];
 }
 
-export function notificationsHandlers({ db, webPushKey, webPushHosts }: HandlerDeps): ServiceHandlers<typeof notificationsV1.NotificationsService> {
+export function notificationsHandlers({ db, cipher, webPushKey, webPushHosts }: HandlerDeps): ServiceHandlers<typeof notificationsV1.NotificationsService> {
   return {
     async registerDevice(req, ctx) {
       const userId = callerId(ctx);
       const target = deviceTarget(req.token, webPushHosts);
-      const row = await store.upsertDevice(db, { deviceId: newId("dev"), userId, ...target, platform: req.platform, appVersion: req.appVersion, locale: req.locale });
+      const sealed = await sealDevice(cipher, target.provider, target);
+      const row = await db.transaction((tx) =>
+        store.upsertDevice(tx, { deviceId: newId("dev"), userId, provider: target.provider, ...sealed, platform: req.platform, appVersion: req.appVersion, locale: req.locale }, target.token),
+      );
       return { device: toDevice(row) };
     },
 

@@ -116,4 +116,16 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: "0005_sealed_device_tokens",
+    sql: `
+      -- Tokens and Web Push keys are stored sealed from now on (device-secrets.ts);
+      -- (provider, token) stays unique through the token's blind index. Rows
+      -- stored before keep token_index NULL until the sealer rewrites them.
+      ALTER TABLE devices ADD COLUMN token_index text;
+      ALTER TABLE devices DROP CONSTRAINT devices_provider_token_key;
+      CREATE UNIQUE INDEX devices_by_token_index ON devices (provider, token_index);
+      CREATE INDEX devices_plain ON devices (provider, token) WHERE token_index IS NULL;
+    `,
+  },
 ];

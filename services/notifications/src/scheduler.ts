@@ -8,7 +8,8 @@
 //
 // One window remains: a crash after the provider accepted a push and before
 // the attempt is logged pushes it again when the lease ends (at least once).
-import type { Database, Logger } from "@flotilla/kit";
+import type { Database, FieldCipher, Logger } from "@flotilla/kit";
+import { openDevice } from "./device-secrets.ts";
 import { retryDelayMs } from "./domain.ts";
 import type { Providers } from "./providers/index.ts";
 import type { PushMessage, PushResult } from "./providers/types.ts";
@@ -17,6 +18,8 @@ import * as store from "./store.ts";
 export interface SchedulerOptions {
   db: Database;
   providers: Providers;
+  /** Opens the sealed device tokens. */
+  cipher: FieldCipher;
   log: Logger;
   pollMs: number;
   maxAttempts: number;
@@ -64,7 +67,7 @@ export class PushScheduler {
   }
 
   async #deliver(n: store.NotificationRow): Promise<void> {
-    const { db, providers, log, now } = this.#o;
+    const { db, providers, cipher, log, now } = this.#o;
     // A seen event may have raced the claim.
     if (await store.wasSeen(db, n.message_id, n.user_id)) {
       await store.settleNotification(db, n.notification_id, { state: "seen", reason: "seen" });
@@ -92,7 +95,7 @@ export class PushScheduler {
       const attempt = (await store.attemptsSoFar(db, n.notification_id, device.device_id)) + 1;
       const provider = providers[device.provider];
       let result: PushResult = provider
-        ? await provider.send({ token: device.token, p256dh: device.p256dh, auth: device.auth }, message)
+        ? await provider.send(await openDevice(cipher, device), message)
         : { outcome: "failed", status: 0, reason: "provider_not_configured" };
       if (result.outcome === "retry" && attempt >= this.#o.maxAttempts) result = { ...result, outcome: "failed", reason: `gave up after ${attempt} attempts: ${result.reason}` };
       await store.recordDelivery(db, {

@@ -5,6 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import { notificationsV1 } from "@flotilla/contracts";
 import { createLogger } from "@flotilla/kit";
 import { hostService, MemoryBus, PgliteProvider } from "@flotilla/kit/internal";
+import { testKeyProvider } from "@flotilla/kit/testing";
 import { loadNotificationsConfig } from "./config.ts";
 import { createNotificationsService } from "./service.ts";
 
@@ -12,7 +13,7 @@ const log = createLogger("test", "silent");
 
 async function webPushKey(provider: PgliteProvider, mode: "embedded" | "distributed", env: NodeJS.ProcessEnv = {}): Promise<string> {
   const bus = new MemoryBus();
-  const hosted = await hostService(createNotificationsService({ config: loadNotificationsConfig(env) }), { provider, bus, log, mode });
+  const hosted = await hostService(createNotificationsService({ config: loadNotificationsConfig(env), keys: testKeyProvider() }), { provider, bus, log, mode });
   try {
     const method = notificationsV1.NotificationsService.method.getWebPushKey;
     const route = hosted.router.lookup(`/flotilla.notifications.v1.NotificationsService/${method.name}`)!;

@@ -1,8 +1,9 @@
 import { messagingEventsV1, notificationsV1 } from "@flotilla/contracts";
-import { defineService, type ServiceDefinition } from "@flotilla/kit";
+import { createFieldCipher, defineService, envKeyProvider, type KeyProvider, type ServiceDefinition } from "@flotilla/kit";
 import { eventTypeOf } from "@flotilla/kit/internal";
 import webpush from "web-push";
 import { loadNotificationsConfig, type NotificationsConfig } from "./config.ts";
+import { sealStoredDevices } from "./device-secrets.ts";
 import { onMembersChanged, onMessageSeen, onMessageSent } from "./consumer.ts";
 import { notificationsHandlers } from "./handlers.ts";
 import { migrations } from "./migrations.ts";
@@ -19,6 +20,8 @@ export interface NotificationsOptions {
   config?: NotificationsConfig;
   /** Replaces the providers built from the config (tests point them at fake servers). */
   providers?: Providers;
+  /** The master keys device tokens are sealed with. @default from the environment (FLOTILLA_MASTER_KEY[S]) */
+  keys?: KeyProvider;
   now?: () => Date;
 }
 
@@ -35,6 +38,13 @@ export function createNotificationsService(options: NotificationsOptions = {}): 
     migrations,
     async create(ctx) {
       const config = options.config ?? loadNotificationsConfig();
+      const keys = options.keys ?? envKeyProvider(process.env);
+      const cipher = createFieldCipher({ keys });
+      // Rows in plain text (stored before sealing) or under a retired master key: rewritten in the background.
+      const sealing = new AbortController();
+      const resealed = sealStoredDevices(ctx.db, cipher, keys.currentKeyId(), ctx.log, sealing.signal).catch((error: unknown) => {
+        if (!sealing.signal.aborted) ctx.log.warn({ err: error }, "sealing device tokens stopped; it resumes at the next start");
+      });
       const configured = config.vapidPublicKey !== "" || config.vapidPrivateKey !== "";
       const devKeys = !configured && ctx.mode === "embedded" && !options.providers ? await devVapidKeys(ctx.db, () => webpush.generateVAPIDKeys()) : undefined;
       const providers = options.providers ?? providersFromConfig(config, ctx.log, devKeys);
@@ -42,12 +52,14 @@ export function createNotificationsService(options: NotificationsOptions = {}): 
       await ctx.subscribe("members-changed", MEMBERS_CHANGED, onMembersChanged());
       await ctx.subscribe("message-sent", MESSAGE_SENT, onMessageSent({ graceMs: config.graceMs, now }));
       await ctx.subscribe("message-seen", MESSAGE_SEEN, onMessageSeen());
-      const scheduler = new PushScheduler({ db: ctx.db, providers, log: ctx.log, pollMs: config.pollMs, maxAttempts: config.maxAttempts, retryBaseMs: config.retryBaseMs, now });
+      const scheduler = new PushScheduler({ db: ctx.db, providers, cipher, log: ctx.log, pollMs: config.pollMs, maxAttempts: config.maxAttempts, retryBaseMs: config.retryBaseMs, now });
       scheduler.start();
       const webPush = providers.webpush as { publicKey?: string } | undefined;
       return {
-        handlers: notificationsHandlers({ db: ctx.db, webPushKey: () => webPush?.publicKey ?? "", webPushHosts: config.webPushHosts.split(",") }),
+        handlers: notificationsHandlers({ db: ctx.db, cipher, webPushKey: () => webPush?.publicKey ?? "", webPushHosts: config.webPushHosts.split(",") }),
         async stop() {
+          sealing.abort();
+          await resealed;
           await scheduler.stop();
           await Promise.all(Object.values(providers).map((p) => p.close()));
         },

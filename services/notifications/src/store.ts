@@ -14,14 +14,18 @@ export interface DeviceRow extends Record<string, unknown> {
   app_version: string;
   locale: string;
   active: boolean;
+  /** The token's blind index; null for a row stored before sealing (its secrets in plain text). */
+  token_index: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
 
+/** A device to register; the secrets come sealed (device-secrets.ts). */
 export interface NewDevice {
   deviceId: string;
   userId: string;
   provider: ProviderName;
+  tokenIndex: string;
   token: string;
   p256dh: string;
   auth: string;
@@ -31,18 +35,21 @@ export interface NewDevice {
 }
 
 /**
- * Registers a device, or refreshes the one with the same token: it moves to
- * the caller (a phone that changed accounts) and becomes active again.
+ * Registers a device, or refreshes the one with the same token (found by its
+ * blind index): it moves to the caller (a phone that changed accounts) and
+ * becomes active again. A row of the same token still in plain text (before
+ * the sealer reached it) is replaced: `plainToken` finds it.
  */
-export async function upsertDevice(db: Queryable, d: NewDevice): Promise<DeviceRow> {
+export async function upsertDevice(db: Queryable, d: NewDevice, plainToken: string): Promise<DeviceRow> {
+  await db.query("DELETE FROM devices WHERE provider = $1 AND token_index IS NULL AND token = $2", [d.provider, plainToken]);
   const [row] = await db.query<DeviceRow>(
-    `INSERT INTO devices (device_id, user_id, provider, token, p256dh, auth, platform, app_version, locale)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-     ON CONFLICT (provider, token) DO UPDATE SET user_id = EXCLUDED.user_id, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
+    `INSERT INTO devices (device_id, user_id, provider, token_index, token, p256dh, auth, platform, app_version, locale)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (provider, token_index) DO UPDATE SET user_id = EXCLUDED.user_id, token = EXCLUDED.token, p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth,
        platform = EXCLUDED.platform, app_version = EXCLUDED.app_version, locale = EXCLUDED.locale,
        active = true, inactive_reason = '', updated_at = now()
      RETURNING *`,
-    [d.deviceId, d.userId, d.provider, d.token, d.p256dh, d.auth, d.platform, d.appVersion, d.locale],
+    [d.deviceId, d.userId, d.provider, d.tokenIndex, d.token, d.p256dh, d.auth, d.platform, d.appVersion, d.locale],
   );
   return row!;
 }

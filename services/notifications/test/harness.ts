@@ -6,8 +6,9 @@ import { Agent } from "node:https";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { messagingEventsV1, notificationsV1 } from "@flotilla/contracts";
-import { createLogger, type DatabaseProvider } from "@flotilla/kit";
+import { createLogger, type DatabaseProvider, type KeyProvider } from "@flotilla/kit";
 import { createEvent, type HostedService, hostService, MemoryBus } from "@flotilla/kit/internal";
+import { testKeyProvider } from "@flotilla/kit/testing";
 import webpush from "web-push";
 import { createNotificationsService } from "../src/index.ts";
 import { ApnsProvider } from "../src/providers/apns.ts";
@@ -22,8 +23,8 @@ export const GRACE_MS = 2000;
 
 export interface Harness {
   readonly hosted: HostedService;
-  /** Stops the service (scheduler, consumers) and hosts it again on the same database: a restart. */
-  restart(): Promise<void>;
+  /** Stops the service (scheduler, consumers) and hosts it again on the same database: a restart; `keys` replaces the master keys (a rotation). */
+  restart(keys?: KeyProvider): Promise<void>;
   bus: MemoryBus;
   apns: FakeApns;
   fcm: FakeFcm;
@@ -54,7 +55,7 @@ export function bearer(sub: string): string {
 }
 
 /** `start`: the service clock at start (default 2030-06-01T12:00Z); tests that mix in real send times pass `new Date()`. */
-export async function startHarness(provider: DatabaseProvider, start: Date = new Date("2030-06-01T12:00:00Z")): Promise<Harness> {
+export async function startHarness(provider: DatabaseProvider, start: Date = new Date("2030-06-01T12:00:00Z"), masterKeys: KeyProvider = testKeyProvider()): Promise<Harness> {
   const tls = await selfSignedCert();
   const apnsKey = generateKeyPairSync("ec", { namedCurve: "prime256v1", privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
   const fcmKey = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
@@ -94,7 +95,9 @@ export async function startHarness(provider: DatabaseProvider, start: Date = new
     webPushHosts: new URL(webOrigin).host,
   };
   const bus = new MemoryBus();
-  const host = () => hostService(createNotificationsService({ config, providers, now }), { provider, bus, log: createLogger("test", (process.env.NTF_LOG ?? "silent") as "silent"), mode: "embedded" });
+  // The same master keys for every start unless a test rotates them: a restart must open what the first start sealed.
+  let keys = masterKeys;
+  const host = () => hostService(createNotificationsService({ config, providers, keys, now }), { provider, bus, log: createLogger("test", (process.env.NTF_LOG ?? "silent") as "silent"), mode: "embedded" });
   let hosted = await host();
   // The members version each conversation was last announced at by sent().
   const versions = new Map<string, bigint>();
@@ -103,8 +106,9 @@ export async function startHarness(provider: DatabaseProvider, start: Date = new
     get hosted() {
       return hosted;
     },
-    async restart() {
+    async restart(rotated) {
       await hosted.stop();
+      if (rotated) keys = rotated;
       hosted = await host();
     },
     bus,
