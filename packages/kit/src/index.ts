@@ -14,3 +14,4 @@ export { createTokenVerifier, type JwksSource, type TokenVerifier, type TokenVer
 export { defineService } from "./service/define-service.ts";
 export type { ServiceContext, ServiceDefinition, ServiceHandlers, ServiceParts, UpgradeHandler } from "./service/types.ts";
 export type { CallContext, Metadata, SendOptions, ServerInterceptor, Transport, UnaryFn } from "./transport/types.ts";
+export type { ServiceCounter, ServiceMetrics } from "./telemetry/service-metrics.ts";

@@ -8,7 +8,7 @@
 // Each batch locks its rows with SKIP LOCKED, so replicas share the work, and
 // writes the events and the announced version in one transaction: a crash
 // leaves either both or neither, and the event is published at least once.
-import type { Database, Logger, ServiceContext } from "@flotilla/kit";
+import type { Database, Logger, ServiceContext, ServiceCounter } from "@flotilla/kit";
 import { membersChangedEvent } from "./conversations.ts";
 import * as store from "./store.ts";
 
@@ -19,6 +19,7 @@ export interface AnnouncerOptions {
   outbox: ServiceContext["outbox"];
   source: string;
   log: Logger;
+  announced?: ServiceCounter;
   /** Between looks for unannounced conversations. @default 60 000 */
   intervalMs?: number;
   now?: () => Date;
@@ -74,6 +75,7 @@ export class MembersAnnouncer {
       total += done;
       if (done < BATCH) break;
     }
+    if (total > 0) this.#options.announced?.inc(total);
     if (total > 0) this.#options.log.info({ conversations: total }, "announced conversation members");
     return total;
   }

@@ -90,6 +90,7 @@ export async function sendMessage(deps: Deps, caller: string, req: messagingV1.S
     }
     const fromKept = kept !== undefined && kept.version === head.membersVersion;
     const members = fromKept ? kept.members : context.members;
+    deps.memberLists?.used(fromKept);
     if (!fromKept) deps.memberLists?.set(req.conversationId, head.membersVersion, members);
     const sentAt = now();
     const seq = head.lastSeq + 1n;

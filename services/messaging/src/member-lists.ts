@@ -7,6 +7,7 @@
 // of membership bumps in its own transaction. A send reads that version under
 // the conversation's row lock, so a list kept for another version is never
 // used: it is read again.
+import type { ServiceCounter } from "@flotilla/kit";
 import { LRUCache } from "lru-cache";
 
 /** At most this many member ids kept per replica (≈ 20 MB of long ids). */
@@ -19,8 +20,11 @@ export interface KeptMembers {
 
 export class MemberLists {
   readonly #lists: LRUCache<string, KeptMembers>;
+  readonly #reads: ServiceCounter<"list"> | undefined;
 
-  constructor(maxIds = DEFAULT_MAX_IDS) {
+  /** `reads` counts the sends by where their list came from: `kept`, or `read` from the database. */
+  constructor(maxIds = DEFAULT_MAX_IDS, reads?: ServiceCounter<"list">) {
+    this.#reads = reads;
     // A list larger than the whole budget is simply not kept (lru-cache refuses it).
     this.#lists = new LRUCache<string, KeptMembers>({ maxSize: maxIds, sizeCalculation: (kept) => kept.members.length + 1 });
   }
@@ -28,6 +32,16 @@ export class MemberLists {
   /** The list kept for `conversationId` and the version it was read at; the caller checks the version. */
   peek(conversationId: string): KeptMembers | undefined {
     return this.#lists.get(conversationId);
+  }
+
+  /** Records whether a send used the kept list. */
+  used(kept: boolean): void {
+    this.#reads?.inc({ list: kept ? "kept" : "read" });
+  }
+
+  /** Member ids kept, over all lists. */
+  get size(): number {
+    return this.#lists.calculatedSize;
   }
 
   /** Keeps `members` as read at `version` (under the conversation's row lock). */

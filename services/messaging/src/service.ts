@@ -28,8 +28,10 @@ export function createMessagingService(options: MessagingOptions = {}): ServiceD
     create(ctx) {
       const config = options.config ?? loadMessagingConfig();
       const authenticate = options.authenticate ?? tokenAuthenticator({ issuer: config.publicUrl, audience: "flotilla", jwks: jwksOf(config, ctx.invoke) });
+      const memberLists = new MemberLists(undefined, ctx.metrics.counter("send_member_lists_total", "Sends by where their member list came from: kept by this replica, or read from the database.", ["list"]));
+      ctx.metrics.gauge("member_lists_ids", "Member ids this replica keeps between sends.", () => memberLists.size);
       const seen = new SeenBatcher({ db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log });
-      const deps: Deps = { db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log, fanout: undefined as never, memberLists: new MemberLists() };
+      const deps: Deps = { db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log, fanout: undefined as never, memberLists };
       const hub = new RealtimeHub({
         broadcast: ctx.broadcast,
         db: ctx.db,
@@ -37,11 +39,19 @@ export function createMessagingService(options: MessagingOptions = {}): ServiceD
         seen,
         pingIntervalMs: config.pingIntervalMs,
         presenceLeaseMs: config.presenceLeaseMs,
+        metrics: ctx.metrics,
         limits: { maxBufferedBytes: config.maxBufferedBytes, framesPerSecond: config.framesPerSecond, frameBurst: config.frameBurst },
         markRead: (user, conversationId, seq) => markRead(deps, user, conversationId, seq),
       });
       deps.fanout = hub;
-      const announcer = new MembersAnnouncer({ db: ctx.db, outbox: ctx.outbox, source: ctx.source, log: ctx.log, intervalMs: config.announceIntervalMs });
+      const announcer = new MembersAnnouncer({
+        db: ctx.db,
+        outbox: ctx.outbox,
+        source: ctx.source,
+        log: ctx.log,
+        intervalMs: config.announceIntervalMs,
+        announced: ctx.metrics.counter("members_announced_total", "Conversations whose members the announcer published (behind their members_version: after an upgrade, or a change that did not announce)."),
+      });
       announcer.start();
       return {
         handlers: messagingHandlers(deps, authenticate),

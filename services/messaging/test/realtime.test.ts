@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
 import { after, before, test } from "node:test";
+import { Registry } from "prom-client";
 import { messagingEventsV1, messagingV1 } from "@flotilla/contracts";
 import { decodeEvent, MemoryBroadcast, MemoryBroadcastHub, MemoryBus, PgliteProvider } from "@flotilla/kit/internal";
 import { REALTIME_TOPIC } from "../src/realtime/hub.ts";
@@ -16,18 +17,19 @@ let issuer: Issuer;
 const provider = new PgliteProvider();
 const bus = new MemoryBus();
 const hub = new MemoryBroadcastHub();
-const replicas: Array<{ svc: Hosted; server: Server; url: string }> = [];
+const replicas: Array<{ svc: Hosted; server: Server; url: string; metrics: Registry }> = [];
 const tokens: Record<string, string> = {};
 
 before(async () => {
   issuer = await createIssuer();
   const config = { FLOTILLA_REALTIME_PRESENCE_LEASE_MS: "600", FLOTILLA_REALTIME_PING_MS: "150", FLOTILLA_REALTIME_MAX_BUFFERED_BYTES: "65536", FLOTILLA_REALTIME_FRAME_BURST: "40", FLOTILLA_REALTIME_FRAMES_PER_SEC: "5" };
   for (let i = 0; i < 2; i++) {
-    const svc = await hostMessaging({ issuer, provider, bus, broadcast: new MemoryBroadcast({ hub }), config });
+    const metrics = new Registry();
+    const svc = await hostMessaging({ issuer, provider, bus, broadcast: new MemoryBroadcast({ hub }), config, metrics });
     const server = createServer((_req, res) => res.writeHead(404).end());
     server.on("upgrade", (req, socket, head) => svc.hosted.upgrade!(req, socket, head));
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    replicas.push({ svc, server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/realtime` });
+    replicas.push({ svc, server, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/v1/realtime`, metrics });
   }
   for (const u of ["alice", "bob", "carol", "dan", "eve", "fay", "gus", "hal", "ivy", "jay", "kit", "lou"]) tokens[u] = await issuer.token(u);
 });
@@ -397,4 +399,21 @@ test("a client that does not read is closed as a slow consumer (4008), not buffe
   await publisher.close();
   server.close();
   await svc.stop();
+});
+
+test("metrics: the sockets a replica holds, and why the server closed the ones it closed", async () => {
+  const scrape = async (name: string) => {
+    const line = (await A().metrics.metrics()).split("\n").find((l) => l.startsWith(name));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+  };
+  const before = await scrape("flotilla_messaging_realtime_connections ");
+  const clients = [new TestClient(A().url, { token: tokens.ivy }), new TestClient(A().url, { token: tokens.jay })];
+  await Promise.all(clients.map((c) => c.hello()));
+  assert.equal(await scrape("flotilla_messaging_realtime_connections "), before + 2);
+  // The flood (4029) and the peer that stopped answering pings (4000) above were on replica A.
+  assert.ok((await scrape('flotilla_messaging_realtime_server_closes_total{code="4029"}')) >= 1);
+  assert.ok((await scrape('flotilla_messaging_realtime_server_closes_total{code="4000"}')) >= 1);
+  assert.ok((await scrape('flotilla_messaging_send_member_lists_total{list="read"}')) >= 1, "sends on A read their member lists");
+  await Promise.all(clients.map((c) => c.close()));
+  await eventually(() => scrape("flotilla_messaging_realtime_connections "), (n) => n === before, "the gauge back down");
 });

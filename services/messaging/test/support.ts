@@ -1,6 +1,7 @@
 // Test support: a token issuer (ES256, typ at+jwt, as identity signs) and a
 // hosted messaging service on PGlite with an in-process bus and broadcast.
 import { create } from "@bufbuild/protobuf";
+import type { Registry } from "prom-client";
 import { messagingV1 } from "@flotilla/contracts";
 import { type CloudEvent, createLogger } from "@flotilla/kit";
 import { type Broadcast, type DatabaseProvider, type HostedService, hostService, MemoryBus, PgliteProvider } from "@flotilla/kit/internal";
@@ -45,11 +46,11 @@ export interface Hosted {
   stop(): Promise<void>;
 }
 
-export async function hostMessaging(options: { issuer: Issuer; provider?: DatabaseProvider; broadcast?: Broadcast; bus?: MemoryBus; config?: Record<string, string> }): Promise<Hosted> {
+export async function hostMessaging(options: { issuer: Issuer; provider?: DatabaseProvider; broadcast?: Broadcast; bus?: MemoryBus; config?: Record<string, string>; metrics?: Registry }): Promise<Hosted> {
   const provider = options.provider ?? new PgliteProvider();
   const bus = options.bus ?? new MemoryBus();
   const definition = createMessagingService({ config: testConfig(options.issuer, options.config) });
-  const hosted = await hostService(definition, { provider, bus, log: createLogger("test", "silent"), mode: "embedded", ...(options.broadcast ? { broadcast: options.broadcast } : {}) });
+  const hosted = await hostService(definition, { provider, bus, log: createLogger("test", "silent"), mode: "embedded", ...(options.broadcast ? { broadcast: options.broadcast } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) });
   const events: CloudEvent[] = [];
   for (const type of ["messaging.message_sent.v1", "messaging.message_seen.v1", "messaging.members_changed.v1"]) {
     await bus.subscribe({ consumer: `test.${type}.${crypto.randomUUID()}`, type }, async ({ event }) => {

@@ -8,7 +8,7 @@
 // preferences and the notifications are read and written as sets.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { messagingEventsV1 } from "@flotilla/contracts";
-import type { CloudEvent, Queryable } from "@flotilla/kit";
+import type { CloudEvent, Queryable, ServiceCounter } from "@flotilla/kit";
 import { decodeEvent } from "@flotilla/kit/internal";
 import { inQuietHours, newId, truncateUtf8 } from "./domain.ts";
 import { notificationsErrors } from "./errors.ts";
@@ -16,6 +16,7 @@ import * as store from "./store.ts";
 
 export interface ConsumerOptions {
   graceMs: number;
+  membersUnknown?: ServiceCounter;
   now?: () => Date;
 }
 
@@ -24,7 +25,7 @@ export function onMessageSent(options: ConsumerOptions) {
   return async (event: CloudEvent, tx: Queryable): Promise<void> => {
     const m = decodeEvent(messagingEventsV1.MessageSentSchema, event);
     const at = now();
-    const recipients = (await recipientsOf(tx, m)).filter((id) => id !== "" && id !== m.senderId);
+    const recipients = (await recipientsOf(tx, m, options.membersUnknown)).filter((id) => id !== "" && id !== m.senderId);
     const contexts = await store.recipientContexts(tx, m.conversationId, m.messageId, [...new Set(recipients)]);
     await store.insertNotifications(tx, {
       messageId: m.messageId,
@@ -50,10 +51,11 @@ export function onMessageSent(options: ConsumerOptions) {
  * to the bus, which delivers it again after its backoff. An event from a
  * producer older than members_version carries its recipients itself.
  */
-async function recipientsOf(tx: Queryable, m: messagingEventsV1.MessageSent): Promise<readonly string[]> {
+async function recipientsOf(tx: Queryable, m: messagingEventsV1.MessageSent, unknown?: ServiceCounter): Promise<readonly string[]> {
   if (m.recipientIds.length > 0) return m.recipientIds; // an event published before an upgrade
   const kept = await store.membersOf(tx, m.conversationId);
   if (!kept || kept.version < m.membersVersion) {
+    unknown?.inc();
     throw notificationsErrors.create(
       "NOTIFICATIONS_ERR_MEMBERS_UNKNOWN",
       `conversation ${m.conversationId}: message ${m.messageId} is for members version ${m.membersVersion}, known: ${kept ? kept.version : "none"}`,

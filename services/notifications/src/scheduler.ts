@@ -8,7 +8,7 @@
 //
 // One window remains: a crash after the provider accepted a push and before
 // the attempt is logged pushes it again when the lease ends (at least once).
-import type { Database, FieldCipher, Logger } from "@flotilla/kit";
+import type { Database, FieldCipher, Logger, ServiceCounter } from "@flotilla/kit";
 import { openDevice } from "./device-secrets.ts";
 import { retryDelayMs } from "./domain.ts";
 import type { Providers } from "./providers/index.ts";
@@ -20,6 +20,8 @@ export interface SchedulerOptions {
   providers: Providers;
   /** Opens the sealed device tokens. */
   cipher: FieldCipher;
+  /** Counts push attempts by provider and outcome. */
+  attempts?: ServiceCounter<"provider" | "outcome">;
   log: Logger;
   pollMs: number;
   maxAttempts: number;
@@ -37,7 +39,7 @@ export class PushScheduler {
   #stopped = false;
 
   constructor(options: SchedulerOptions) {
-    this.#o = { leaseMs: 60_000, batch: 50, now: () => new Date(), ...options };
+    this.#o = { leaseMs: 60_000, batch: 50, now: () => new Date(), attempts: { inc: () => {} }, ...options };
   }
 
   start(): void {
@@ -109,6 +111,7 @@ export class PushScheduler {
         providerId: result.providerId ?? "",
       });
       log.debug({ notification: n.notification_id, device: device.device_id, provider: device.provider, outcome: result.outcome, status: result.status }, "push attempt");
+      this.#o.attempts.inc({ provider: device.provider, outcome: result.outcome });
       if (result.outcome === "sent") sent += 1;
       if (result.outcome === "dead_token") {
         await store.deactivateDevice(db, device.device_id, `${device.provider}: ${result.reason}`);

@@ -50,9 +50,10 @@ export function createNotificationsService(options: NotificationsOptions = {}): 
       const providers = options.providers ?? providersFromConfig(config, ctx.log, devKeys);
       const now = options.now ?? (() => new Date());
       await ctx.subscribe("members-changed", MEMBERS_CHANGED, onMembersChanged());
-      await ctx.subscribe("message-sent", MESSAGE_SENT, onMessageSent({ graceMs: config.graceMs, now }));
+      await ctx.subscribe("message-sent", MESSAGE_SENT, onMessageSent({ graceMs: config.graceMs, now, membersUnknown: ctx.metrics.counter("members_unknown_total", "message_sent events handled before their members version was known (delivered again after the backoff).") }));
       await ctx.subscribe("message-seen", MESSAGE_SEEN, onMessageSeen());
-      const scheduler = new PushScheduler({ db: ctx.db, providers, cipher, log: ctx.log, pollMs: config.pollMs, maxAttempts: config.maxAttempts, retryBaseMs: config.retryBaseMs, now });
+      const attempts = ctx.metrics.counter("push_attempts_total", "Push attempts to one device, by provider and outcome (sent, retry, failed, dead_token).", ["provider", "outcome"]);
+      const scheduler = new PushScheduler({ db: ctx.db, providers, cipher, attempts, log: ctx.log, pollMs: config.pollMs, maxAttempts: config.maxAttempts, retryBaseMs: config.retryBaseMs, now });
       scheduler.start();
       const webPush = providers.webpush as { publicKey?: string } | undefined;
       return {

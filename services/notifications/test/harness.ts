@@ -9,6 +9,7 @@ import { messagingEventsV1, notificationsV1 } from "@flotilla/contracts";
 import { createLogger, type DatabaseProvider, type KeyProvider } from "@flotilla/kit";
 import { createEvent, type HostedService, hostService, MemoryBus } from "@flotilla/kit/internal";
 import { testKeyProvider } from "@flotilla/kit/testing";
+import { Registry } from "prom-client";
 import webpush from "web-push";
 import { createNotificationsService } from "../src/index.ts";
 import { ApnsProvider } from "../src/providers/apns.ts";
@@ -26,6 +27,10 @@ export interface Harness {
   /** Stops the service (scheduler, consumers) and hosts it again on the same database: a restart; `keys` replaces the master keys (a rotation). */
   restart(keys?: KeyProvider): Promise<void>;
   bus: MemoryBus;
+  /** The service's metrics registry (what /metrics would show). */
+  metrics: Registry;
+  /** A sample's value in the metrics text, 0 when absent: `name{labels}` as Prometheus prints it. */
+  metric(sample: string): Promise<number>;
   apns: FakeApns;
   fcm: FakeFcm;
   web: FakeWebPush;
@@ -97,7 +102,9 @@ export async function startHarness(provider: DatabaseProvider, start: Date = new
   const bus = new MemoryBus();
   // The same master keys for every start unless a test rotates them: a restart must open what the first start sealed.
   let keys = masterKeys;
-  const host = () => hostService(createNotificationsService({ config, providers, keys, now }), { provider, bus, log: createLogger("test", (process.env.NTF_LOG ?? "silent") as "silent"), mode: "embedded" });
+  const metrics = new Registry();
+  const host = () =>
+    hostService(createNotificationsService({ config, providers, keys, now }), { provider, bus, log: createLogger("test", (process.env.NTF_LOG ?? "silent") as "silent"), mode: "embedded", metrics });
   let hosted = await host();
   // The members version each conversation was last announced at by sent().
   const versions = new Map<string, bigint>();
@@ -112,6 +119,11 @@ export async function startHarness(provider: DatabaseProvider, start: Date = new
       hosted = await host();
     },
     bus,
+    metrics,
+    async metric(sample) {
+      const line = (await metrics.metrics()).split("\n").find((l) => l.startsWith(`${sample} `));
+      return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+    },
     apns,
     fcm,
     web,

@@ -71,6 +71,7 @@ export function pipelineSuite(name: string, makeProvider: () => Promise<Database
 
     const log = (await h.call("listDeliveries", { notificationId: pending.notification_id })) as notificationsV1.ListDeliveriesResponse;
     assert.deepEqual(log.deliveries.map((d) => [d.provider, d.outcome, d.status, d.attempt]).sort(), [["apns", "sent", 200, 1], ["fcm", "sent", 200, 1], ["webpush", "sent", 201, 1]]);
+    for (const provider of ["apns", "fcm", "webpush"]) assert.ok((await h.metric(`flotilla_notifications_push_attempts_total{provider="${provider}",outcome="sent"}`)) >= 1, provider);
     await assert.rejects(h.call("listDeliveries", { notificationId: pending.notification_id }, "u-ana"), { code: "NOTIFICATIONS_ERR_NOTIFICATION_NOT_FOUND" });
   });
 
@@ -222,6 +223,7 @@ export function pipelineSuite(name: string, makeProvider: () => Promise<Database
     await h.sent({ conversationId: "c7", messageId: "m15", sender: "u-ana", recipients: [] }, undefined, { announce: false });
     await new Promise((resolve) => setTimeout(resolve, 150));
     assert.equal(await row("m15", "u-jo"), undefined, "nothing recorded before the members are known");
+    assert.ok((await h.metric("flotilla_notifications_members_unknown_total")) >= 1, "counted");
     await h.members("c7", 0n, ["u-ana", "u-jo", "u-kim"]);
     await inState("m15", "u-jo", "pending");
     await inState("m15", "u-kim", "pending");

@@ -65,7 +65,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     const own = createInvoker({ registry, transports, telemetry, caller: definition.name });
     serviceInvokers.push(own);
     const interceptors = [serverTelemetry(telemetry), ...securityInterceptors({ ...security, invoke: own.invoke })];
-    const service = await hostService(definition, { provider, bus, invoke: own.invoke, log, mode: "embedded", interceptors, seed: options.seed });
+    const service = await hostService(definition, { provider, bus, invoke: own.invoke, log, mode: "embedded", interceptors, seed: options.seed, metrics: telemetry.registry });
     hosted.push(service);
     const id = `${definition.name}-embedded`;
     const address = `inproc://${id}`;

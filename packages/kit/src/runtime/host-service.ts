@@ -3,6 +3,7 @@
 // service nor this code knows which runtime it is in.
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
+import { Registry as MetricsRegistry } from "prom-client";
 import { MemoryBroadcast } from "../broadcast/memory.ts";
 import type { Broadcast } from "../broadcast/types.ts";
 import type { EventBus, Subscription } from "../bus/types.ts";
@@ -15,6 +16,7 @@ import { outboxMigrations } from "../outbox/migrations.ts";
 import { OutboxRelay } from "../outbox/relay.ts";
 import { projectionMigrations } from "../projections/migrations.ts";
 import { sagaMigrations } from "../saga/migrations.ts";
+import { serviceMetrics } from "../telemetry/service-metrics.ts";
 import type { Database, DatabaseProvider } from "../db/types.ts";
 import type { ServiceDefinition, ServiceParts, UpgradeHandler } from "../service/types.ts";
 import { Router } from "../transport/router.ts";
@@ -45,6 +47,8 @@ export interface HostOptions {
   log: Logger;
   mode: "embedded" | "distributed";
   interceptors?: readonly ServerInterceptor[];
+  /** Where `ctx.metrics` registers (the process's /metrics); absent: a registry of its own, scraped by nobody. */
+  metrics?: MetricsRegistry;
   /** Run the service's sample-data hook (development only). */
   seed?: boolean;
 }
@@ -72,6 +76,7 @@ export async function hostService<S extends DescService>(definition: ServiceDefi
       source: `/flotilla/${definition.name}`,
       broadcast: options.broadcast ?? new MemoryBroadcast(),
       ...(options.invoke ? { invoke: options.invoke } : {}),
+      metrics: serviceMetrics(options.metrics ?? new MetricsRegistry(), definition.name),
       outbox: {
         async enqueue(tx, events) {
           await enqueue(tx, events);

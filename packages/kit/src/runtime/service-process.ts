@@ -64,7 +64,7 @@ export async function runServiceProcess<S extends DescService>(definition: Servi
   const transports = certs ? new TransportSet([new MtlsTransport(certs), network]) : network;
   const invoker = createInvoker({ registry, transports, telemetry, caller: definition.name });
   const security = securityInterceptors({ ...config, invoke: invoker.invoke });
-  const hosted = await hostService(definition, { provider, bus, broadcast, invoke: invoker.invoke, log, mode: "distributed", interceptors: [serverTelemetry(telemetry), ...security] }).catch((error: unknown) => {
+  const hosted = await hostService(definition, { provider, bus, broadcast, invoke: invoker.invoke, log, mode: "distributed", interceptors: [serverTelemetry(telemetry), ...security], metrics: telemetry.registry }).catch((error: unknown) => {
     // A service reading its own settings (e.g. FLOTILLA_MASTER_KEY) stops with EX_CONFIG too.
     if (error instanceof FlotillaError && error.code === "KIT_ERR_CONFIG_INVALID") {
       log.fatal(error.message);

@@ -6,6 +6,7 @@ import type { Broadcast } from "../broadcast/types.ts";
 import type { CloudEvent, Subscription } from "../bus/types.ts";
 import type { Database, Migration, Queryable } from "../db/types.ts";
 import type { Invoke } from "../runtime/invoker.ts";
+import type { ServiceMetrics } from "../telemetry/service-metrics.ts";
 import type { CallContext } from "../transport/types.ts";
 
 /** The handler for each unary method of a contract, keyed by the method's local name. */
@@ -51,6 +52,11 @@ export interface ServiceContext {
    * to fetch identity's key set for token checks outside contract calls.
    */
   readonly invoke?: Invoke;
+  /**
+   * The service's own metrics, on the process's /metrics beside the chassis's
+   * (names become `flotilla_<service>_<name>`).
+   */
+  readonly metrics: ServiceMetrics;
 }
 
 /**

@@ -35,6 +35,8 @@ export interface ConnectionDeps {
   /** The ids of the replica's recent messages, by conversation and seq (what an ack marks seen). */
   recent: RecentMessages;
   closed(connection: Connection): void;
+  /** The server closed a connection (metrics). */
+  serverClosed(code: number): void;
   /** The user's contacts who are online now, for `ready`. */
   onlineContacts(userId: string): Promise<string[]>;
 }
@@ -113,6 +115,7 @@ export class Connection {
     if (this.#state === "closed") return;
     if (!this.#answeredPing) {
       this.#d.log.debug({ user: this.userId }, "peer stopped answering pings");
+      this.#d.serverClosed(CloseCode.dead);
       this.#ws.terminate();
       return;
     }
@@ -156,6 +159,7 @@ export class Connection {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#pending = undefined;
+    this.#d.serverClosed(code);
     const ws = this.#ws;
     ws.close(code, reason);
     // A peer that does not complete the closing handshake (or never reads) is cut off.

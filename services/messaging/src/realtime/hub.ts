@@ -8,7 +8,7 @@
 // the sender computed the recipients from the database (the members of the
 // conversation, or a user's contacts for presence). See decision 0011.
 import type { messagingV1 } from "@flotilla/contracts";
-import type { Broadcast, BroadcastSubscription, Database, Logger } from "@flotilla/kit";
+import type { Broadcast, BroadcastSubscription, Database, Logger, ServiceMetrics } from "@flotilla/kit";
 import type { WebSocket } from "ws";
 import { checkMember, type Fanout } from "../conversations.ts";
 import * as store from "../store.ts";
@@ -28,6 +28,7 @@ export interface HubOptions {
   seen: SeenBatcher;
   /** How long a replica's presence rows outlive its last renewal (presence.ts). */
   presenceLeaseMs: number;
+  metrics: ServiceMetrics;
   markRead(userId: string, conversationId: string, seq: bigint): Promise<unknown>;
 }
 
@@ -109,6 +110,7 @@ export class RealtimeHub implements Fanout {
 
   constructor(options: HubOptions) {
     this.#o = options;
+    const closes = options.metrics.counter("realtime_server_closes_total", "WebSockets the server closed, by close code (4008: slow consumer, 4029: rate limited, 1012: restart).", ["code"]);
     this.#shared = {
       db: options.db,
       log: options.log,
@@ -119,13 +121,22 @@ export class RealtimeHub implements Fanout {
       recent: new RecentMessages(),
       closed: (connection) => this.#closed(connection),
       onlineContacts: (user) => onlineContacts(options.db, user),
+      serverClosed: (code) => closes.inc({ code: String(code) }),
     };
+    const sweptUsers = options.metrics.counter("presence_swept_users_total", "Users taken off replicas whose presence lease ended (killed), by this replica's sweep.");
+    options.metrics.gauge("realtime_connections", "WebSockets open on this replica.", () => this.connections);
+    options.metrics.gauge("realtime_users", "Users with a WebSocket open on this replica.", () => {
+      let n = 0;
+      for (const entry of this.#users.values()) if (entry.connections.length > 0) n++;
+      return n;
+    });
     this.#presenceBook = new PresenceBook({
       db: options.db,
       log: options.log,
       replicaId: crypto.randomUUID(),
       leaseMs: options.presenceLeaseMs,
       announce: (user, online) => void this.#presence(user, online),
+      swept: (users) => sweptUsers.inc(users),
       held: () => [...this.#users].filter(([, entry]) => entry.connections.length > 0).map(([user]) => user),
     });
     this.#heartbeat = setInterval(() => {

@@ -30,6 +30,8 @@ export interface PresenceOptions {
   flushMs?: number;
   /** Tells the users' contacts, after the change is stored. */
   announce(userId: string, online: boolean): void;
+  /** Users taken off a dead replica by this one's sweep (metrics). */
+  swept?(users: number): void;
   /** Every user this replica holds a socket of (written again if this replica's rows were swept while it was alive but stalled). */
   held(): Iterable<string>;
 }
@@ -97,6 +99,7 @@ export class PresenceBook {
         const { db, replicaId, leaseMs } = this.#o;
         if (await db.transaction((tx) => renewLease(tx, replicaId, leaseMs))) await this.#reregister();
         const dropped = await db.transaction((tx) => sweepDead(tx));
+        if (dropped.length > 0) this.#o.swept?.(dropped.length);
         for (const user of await offlineAmong(db, dropped)) this.#o.announce(user, false);
       } catch (error) {
         this.#o.log.warn({ err: error }, "presence lease or sweep failed; will retry");
