@@ -48,9 +48,10 @@ export async function lastSeqOf(db: Queryable, conversationId: string): Promise<
   return BigInt(String(row?.last_seq ?? 0));
 }
 
+/** The members of a conversation, unsorted (for a fan-out; one row whatever the group size); none if it does not exist. */
 export async function memberIds(db: Queryable, conversationId: string): Promise<string[]> {
-  const rows = await db.query("SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY user_id", [conversationId]);
-  return rows.map((r) => String(r.user_id));
+  const [row] = await db.query("SELECT coalesce(json_agg(user_id), '[]') AS members FROM members WHERE conversation_id = $1", [conversationId]);
+  return ((row?.members as unknown[] | undefined) ?? []).map(String);
 }
 
 export async function isMember(db: Queryable, conversationId: string, userId: string): Promise<boolean> {

@@ -194,8 +194,10 @@ export class RealtimeHub implements Fanout {
   }
 
   async typing(userId: string, conversationId: string): Promise<void> {
-    await checkMember(this.#o.db, conversationId, userId);
-    const others = (await store.memberIds(this.#o.db, conversationId)).filter((m) => m !== userId);
+    // One read in the common case; the membership check's own reads only to say why not.
+    const members = await store.memberIds(this.#o.db, conversationId);
+    if (!members.includes(userId)) await checkMember(this.#o.db, conversationId, userId);
+    const others = members.filter((m) => m !== userId);
     this.#publish(others, { type: "typing", conversation_id: conversationId, user_id: userId });
   }
 
