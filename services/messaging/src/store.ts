@@ -59,13 +59,16 @@ export async function isMember(db: Queryable, conversationId: string, userId: st
   return rows.length > 0;
 }
 
-/** Everyone who shares a conversation with `userId` (for presence). */
-export async function contactsOf(db: Queryable, userId: string): Promise<string[]> {
+/** Everyone who shares a conversation with each of `userIds` (for presence), in one statement; a user with nobody is absent. */
+export async function contactsOf(db: Queryable, userIds: readonly string[]): Promise<Map<string, string[]>> {
   const rows = await db.query(
-    "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conversation_id = m.conversation_id WHERE m.user_id = $1 AND o.user_id <> $1",
-    [userId],
+    `SELECT m.user_id AS who, json_agg(DISTINCT o.user_id) AS contacts
+     FROM members m JOIN members o ON o.conversation_id = m.conversation_id AND o.user_id <> m.user_id
+     WHERE m.user_id = ANY($1::text[])
+     GROUP BY m.user_id`,
+    [[...userIds]],
   );
-  return rows.map((r) => String(r.user_id));
+  return new Map(rows.map((r) => [String(r.who), (r.contacts as unknown[]).map(String)]));
 }
 
 export async function insertMessage(

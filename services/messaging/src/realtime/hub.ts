@@ -41,6 +41,9 @@ interface UserEntry {
 
 const NONE: readonly Connection[] = Object.freeze([]);
 
+/** Users whose contacts one presence statement reads. */
+const PRESENCE_READ = 200;
+
 // The heartbeat pings one slice of the connections per tick, each connection
 // still once per interval: 10 000 pings in one loop took 66–105 ms of CPU,
 // and any fan-out waited behind them (bench/realtime).
@@ -135,7 +138,7 @@ export class RealtimeHub implements Fanout {
       log: options.log,
       replicaId: crypto.randomUUID(),
       leaseMs: options.presenceLeaseMs,
-      announce: (user, online) => void this.#presence(user, online),
+      announce: (users, online) => void this.#presence(users, online),
       swept: (users) => sweptUsers.inc(users),
       held: () => [...this.#users].filter(([, entry]) => entry.connections.length > 0).map(([user]) => user),
     });
@@ -284,11 +287,16 @@ export class RealtimeHub implements Fanout {
   // user still connected to another replica when one announces them offline
   // (two replicas' changes crossing) is announced online again by that other
   // replica (#stillOnline). Presence is a hint; messages are not.
-  async #presence(userId: string, online: boolean): Promise<void> {
-    try {
-      this.#publish(await store.contactsOf(this.#o.db, userId), { type: "presence", user_id: userId, online });
-    } catch (error) {
-      this.#o.log.debug({ err: error }, "presence not sent");
+  // The contacts of a batch are read in statements of PRESENCE_READ users:
+  // a connect storm (a replica's users coming back) is a few reads, not one per user.
+  async #presence(userIds: readonly string[], online: boolean): Promise<void> {
+    for (let i = 0; i < userIds.length; i += PRESENCE_READ) {
+      try {
+        const contacts = await store.contactsOf(this.#o.db, userIds.slice(i, i + PRESENCE_READ));
+        for (const [userId, theirs] of contacts) this.#publish(theirs, { type: "presence", user_id: userId, online });
+      } catch (error) {
+        this.#o.log.debug({ err: error }, "presence not sent");
+      }
     }
   }
 
@@ -301,7 +309,7 @@ export class RealtimeHub implements Fanout {
     this.#correcting.add(userId);
     setImmediate(() => {
       this.#correcting.delete(userId);
-      if ((this.#users.get(userId)?.connections.length ?? 0) > 0) void this.#presence(userId, true);
+      if ((this.#users.get(userId)?.connections.length ?? 0) > 0) void this.#presence([userId], true);
     });
   }
 }

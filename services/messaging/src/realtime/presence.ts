@@ -28,8 +28,8 @@ export interface PresenceOptions {
   stopGraceMs?: number;
   /** @default 100 */
   flushMs?: number;
-  /** Tells the users' contacts, after the change is stored. */
-  announce(userId: string, online: boolean): void;
+  /** Tells the users' contacts, after the change is stored (a batch at a time: one read of contacts for all). */
+  announce(userIds: readonly string[], online: boolean): void;
   /** Users taken off a dead replica by this one's sweep (metrics). */
   swept?(users: number): void;
   /** Every user this replica holds a socket of (written again if this replica's rows were swept while it was alive but stalled). */
@@ -79,8 +79,9 @@ export class PresenceBook {
           return fresh;
         });
         if (reinserted) await this.#reregister();
-        for (const user of on) this.#o.announce(user, true);
-        for (const user of await offlineAmong(db, off)) this.#o.announce(user, false);
+        if (on.length > 0) this.#o.announce(on, true);
+        const gone = await offlineAmong(db, off);
+        if (gone.length > 0) this.#o.announce(gone, false);
       } catch (error) {
         this.#o.log.warn({ err: error, changes: batch.size }, "presence batch failed; retrying");
         for (const [user, online] of batch) if (!this.#changes.has(user)) this.#changes.set(user, online);
@@ -100,7 +101,8 @@ export class PresenceBook {
         if (await db.transaction((tx) => renewLease(tx, replicaId, leaseMs))) await this.#reregister();
         const dropped = await db.transaction((tx) => sweepDead(tx));
         if (dropped.length > 0) this.#o.swept?.(dropped.length);
-        for (const user of await offlineAmong(db, dropped)) this.#o.announce(user, false);
+        const gone = await offlineAmong(db, dropped);
+        if (gone.length > 0) this.#o.announce(gone, false);
       } catch (error) {
         this.#o.log.warn({ err: error }, "presence lease or sweep failed; will retry");
       }
@@ -132,7 +134,7 @@ export class PresenceBook {
     const users = [...this.#o.held()];
     this.#o.log.warn({ users: users.length }, "this replica's presence lease had ended; writing its users again");
     await this.#o.db.query("INSERT INTO presence (user_id, replica_id) SELECT u, $2 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING", [users, this.#o.replicaId]);
-    for (const user of users) this.#o.announce(user, true);
+    if (users.length > 0) this.#o.announce(users, true);
   }
 }
 
