@@ -17,12 +17,10 @@ import { connect as tlsConnect } from "node:tls";
 import { after, before, test } from "node:test";
 import { catalogV1 } from "@flotilla/contracts";
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { connect } from "@nats-io/transport-node";
-import { Kvm } from "@nats-io/kv";
 import { accessOf, createPlatformCa, type Instance, issueServiceCertificate, NatsRegistry, type RegistryEvent, type Watch } from "@flotilla/kit/internal";
 import postgres from "postgres";
 import { checkBadInput } from "../support/bad-input.ts";
-import { freePort, natsUrl, postgresUrl, uniqueName } from "../support/engines.ts";
+import { freePort, natsUrl, postgresUrl, scratchNats, uniqueName } from "../support/engines.ts";
 import { getJson, type Running, runFlotilla } from "../support/processes.ts";
 
 // FLOTILLA_E2E_RPC_TRANSPORT=nats runs the same test with services called over NATS.
@@ -30,7 +28,8 @@ const rpcTransport = process.env.FLOTILLA_E2E_RPC_TRANSPORT ?? "http";
 // `flotilla up` turns mTLS on, except with NATS-carried calls (no certificate per caller there).
 const mtls = rpcTransport === "http";
 const prefix = uniqueName("ft_up_") + "_";
-const bucket = uniqueName("ft_up_registry_");
+const nats = scratchNats("ft_up");
+const bucket = nats.bucket;
 let up: Running;
 let base: string;
 let registry: NatsRegistry;
@@ -75,7 +74,7 @@ before(async () => {
   const port = await freePort();
   up = runFlotilla(["up", "--replicas", "catalog=2", "--gateway-port", String(port), "--database-url", postgresUrl, "--nats-url", natsUrl], {
     FLOTILLA_DATABASE_PREFIX: prefix,
-    FLOTILLA_REGISTRY_BUCKET: bucket,
+    ...nats.env,
     FLOTILLA_TRACE_EXPORTER: "log",
     FLOTILLA_RPC_TRANSPORT: rpcTransport,
     FLOTILLA_DATA_DIR: dataDir,
@@ -100,9 +99,7 @@ after(async () => {
   await registry?.close();
   const code = await up?.stop("SIGTERM");
   assert.equal(code, 0, up?.output().slice(-3000));
-  const nc = await connect({ servers: natsUrl });
-  await new Kvm(nc).open(bucket).then((kv) => kv.destroy()).catch(() => {});
-  await nc.close();
+  await nats.remove();
   const sql = postgres(postgresUrl, { max: 1, onnotice: () => {} });
   await sql.unsafe(`DROP DATABASE IF EXISTS ${prefix}catalog WITH (FORCE)`);
   await sql.unsafe(`DROP ROLE IF EXISTS ${prefix}catalog`);

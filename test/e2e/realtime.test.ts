@@ -15,17 +15,16 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Kvm } from "@nats-io/kv";
-import { connect } from "@nats-io/transport-node";
 import { type Instance, NatsRegistry, type Watch } from "@flotilla/kit/internal";
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { WebSocket } from "ws";
-import { freePort, natsUrl, postgresUrl, uniqueName } from "../support/engines.ts";
+import { freePort, natsUrl, postgresUrl, scratchNats, uniqueName } from "../support/engines.ts";
 import { type Running, runFlotilla } from "../support/processes.ts";
 import { dropPrefix } from "../support/scratch-postgres.ts";
 
 const prefix = `${uniqueName("ft_rt_")}_`;
-const bucket = uniqueName("ft_rt_registry_");
+const nats = scratchNats("ft_rt");
+const bucket = nats.bucket;
 const dataDir = mkdtempSync(join(tmpdir(), "flotilla-rt-"));
 let up: Running;
 let dev: Running;
@@ -182,7 +181,7 @@ describe("distributed: flotilla up, two messaging replicas", () => {
     const port = await freePort();
     up = runFlotilla(["up", "--replicas", "messaging=2", "--gateway-port", String(port), "--database-url", postgresUrl, "--nats-url", natsUrl], {
       FLOTILLA_DATABASE_PREFIX: prefix,
-      FLOTILLA_REGISTRY_BUCKET: bucket,
+      ...nats.env,
       FLOTILLA_DATA_DIR: join(dataDir, "up"),
       // Short, so that a killed replica's users are announced offline within the test.
       FLOTILLA_REALTIME_PRESENCE_LEASE_MS: "3000",
@@ -198,12 +197,7 @@ describe("distributed: flotilla up, two messaging replicas", () => {
     watch?.stop();
     await registry?.close();
     await up?.stop("SIGTERM");
-    const nc = await connect({ servers: natsUrl });
-    await new Kvm(nc)
-      .open(bucket)
-      .then((kv) => kv.destroy())
-      .catch(() => {});
-    await nc.close();
+    await nats.remove();
     await dropPrefix(prefix);
   });
 
