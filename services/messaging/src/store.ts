@@ -142,7 +142,7 @@ export async function insertConversation(
   c: { conversationId: string; kind: number; title: string; directKey: string | null; members: readonly string[] },
 ): Promise<boolean> {
   const created = await tx.query(
-    // Announced at version 0 by the caller, in this transaction (announceCreated).
+    // Announced at version 0 by the caller, in this transaction (createConversation enqueues members_changed).
     "INSERT INTO conversations (conversation_id, kind, title, direct_key, members_announced) VALUES ($1, $2, $3, $4, 0) ON CONFLICT (direct_key) DO NOTHING RETURNING conversation_id",
     [c.conversationId, c.kind, c.title, c.directKey],
   );
