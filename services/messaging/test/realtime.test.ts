@@ -22,7 +22,7 @@ const tokens: Record<string, string> = {};
 
 before(async () => {
   issuer = await createIssuer();
-  const config = { FLOTILLA_REALTIME_PRESENCE_LEASE_MS: "600", FLOTILLA_REALTIME_PING_MS: "150", FLOTILLA_REALTIME_MAX_BUFFERED_BYTES: "65536", FLOTILLA_REALTIME_FRAME_BURST: "40", FLOTILLA_REALTIME_FRAMES_PER_SEC: "5" };
+  const config = { FLOTILLA_REALTIME_PRESENCE_LEASE_MS: "2000", FLOTILLA_REALTIME_PING_MS: "150", FLOTILLA_REALTIME_MAX_BUFFERED_BYTES: "65536", FLOTILLA_REALTIME_FRAME_BURST: "40", FLOTILLA_REALTIME_FRAMES_PER_SEC: "5" };
   for (let i = 0; i < 2; i++) {
     const metrics = new Registry();
     const svc = await hostMessaging({ issuer, provider, bus, broadcast: new MemoryBroadcast({ hub }), config, metrics });
