@@ -26,10 +26,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Logger, pino } from "pino";
 import type { CloudEvent, Delivery, EventBus, SubscribeOptions, Subscription } from "../bus/types.ts";
 import type { Database, Queryable } from "../db/types.ts";
-import { kitErrors } from "../errors/index.ts";
+import { FlotillaError, kitErrors } from "../errors/index.ts";
 import { InboxBatcher } from "./batcher.ts";
 import { recordDeadLetter } from "./dead-letters.ts";
 import { replayRequested } from "./replay.ts";
+
+/** Attempts whose retryable failures are logged at info, not warn. */
+export const QUIET_ATTEMPTS = 3;
 
 /** A handler under the inbox: its writes through `tx` commit with the inbox row, or not at all. */
 export type InboxHandler = (event: CloudEvent, tx: Queryable) => Promise<void>;
@@ -122,7 +125,10 @@ async function subscribeInbox(
       await inbox.apply(event, { clearDeadLetter: attempt > maxAttempts });
     } catch (error) {
       if (attempt < maxAttempts || kitErrors.is(error, "KIT_ERR_DB_UNAVAILABLE")) {
-        log.warn({ ...context, err: error, eventId: event.id, attempt }, "event handler failed; the bus will redeliver");
+        // A retryable error on the first attempts is usually an event ahead of another it needs
+        // (no order holds between event types): worth a warning only once it persists.
+        const passing = error instanceof FlotillaError && error.retryable && attempt < QUIET_ATTEMPTS;
+        log[passing ? "info" : "warn"]({ ...context, err: error, eventId: event.id, attempt }, "event handler failed; the bus will redeliver");
         throw error;
       }
       // Throws when the database fails too: the bus then redelivers, and this runs again.
