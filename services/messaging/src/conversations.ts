@@ -43,7 +43,7 @@ export async function createConversation(deps: Deps, caller: string, req: messag
     if (!(await store.insertConversation(tx, { conversationId, kind: req.kind, title: direct ? "" : req.title.trim(), directKey: key, members }))) return false;
     // The members leave with the conversation, at its first version, so that a
     // consumer knows them before any message_sent names that version.
-    await deps.outbox.enqueue(tx, [membersChangedEvent(deps.source, { conversationId, membersVersion: 0n, members }, (deps.now ?? (() => new Date()))())]);
+    await deps.outbox.enqueue(tx, [membersChangedEvent(deps.source, { conversationId, membersVersion: 0n, members }, deps.now?.() ?? new Date())]);
     return true;
   });
   const id = created ? conversationId : await store.findDirect(deps.db, key!);

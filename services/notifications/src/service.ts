@@ -40,11 +40,6 @@ export function createNotificationsService(options: NotificationsOptions = {}): 
       const config = options.config ?? loadNotificationsConfig();
       const keys = options.keys ?? envKeyProvider(process.env);
       const cipher = createFieldCipher({ keys });
-      // Rows in plain text (stored before sealing) or under a retired master key: rewritten in the background.
-      const sealing = new AbortController();
-      const resealed = sealStoredDevices(ctx.db, cipher, keys.currentKeyId(), ctx.log, sealing.signal).catch((error: unknown) => {
-        if (!sealing.signal.aborted) ctx.log.warn({ err: error }, "sealing device tokens stopped; it resumes at the next start");
-      });
       const configured = config.vapidPublicKey !== "" || config.vapidPrivateKey !== "";
       const devKeys = !configured && ctx.mode === "embedded" && !options.providers ? await devVapidKeys(ctx.db, () => webpush.generateVAPIDKeys()) : undefined;
       const providers = options.providers ?? providersFromConfig(config, ctx.log, devKeys);
@@ -55,6 +50,12 @@ export function createNotificationsService(options: NotificationsOptions = {}): 
       const attempts = ctx.metrics.counter("push_attempts_total", "Push attempts to one device, by provider and outcome (sent, retry, failed, dead_token).", ["provider", "outcome"]);
       const scheduler = new PushScheduler({ db: ctx.db, providers, cipher, attempts, log: ctx.log, pollMs: config.pollMs, maxAttempts: config.maxAttempts, retryBaseMs: config.retryBaseMs, now });
       scheduler.start();
+      // Rows in plain text (stored before sealing) or under a retired master key: rewritten in the
+      // background, started once nothing above can fail (a failed start would leave it running).
+      const sealing = new AbortController();
+      const resealed = sealStoredDevices(ctx.db, cipher, keys.currentKeyId(), ctx.log, sealing.signal).catch((error: unknown) => {
+        if (!sealing.signal.aborted) ctx.log.warn({ err: error }, "sealing device tokens stopped; it resumes at the next start");
+      });
       const webPush = providers.webpush as { publicKey?: string } | undefined;
       return {
         handlers: notificationsHandlers({ db: ctx.db, cipher, webPushKey: () => webPush?.publicKey ?? "", webPushHosts: config.webPushHosts.split(",") }),

@@ -283,12 +283,12 @@ export class RealtimeHub implements Fanout {
     }
   }
 
-  // Called by the presence book once a change is stored (presence.ts). A
-  // user still connected to another replica when one announces them offline
-  // (two replicas' changes crossing) is announced online again by that other
+  // Called by the presence book once a batch of changes is stored
+  // (presence.ts); the contacts are read PRESENCE_READ users at a time, so a
+  // connect storm (a replica's users coming back) is a few reads. A user still
+  // connected to another replica when one announces them offline (two
+  // replicas' changes crossing) is announced online again by that other
   // replica (#stillOnline). Presence is a hint; messages are not.
-  // The contacts of a batch are read in statements of PRESENCE_READ users:
-  // a connect storm (a replica's users coming back) is a few reads, not one per user.
   async #presence(userIds: readonly string[], online: boolean): Promise<void> {
     for (let i = 0; i < userIds.length; i += PRESENCE_READ) {
       try {

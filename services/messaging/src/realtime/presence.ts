@@ -74,7 +74,7 @@ export class PresenceBook {
         const { db, replicaId, leaseMs } = this.#o;
         const reinserted = await db.transaction(async (tx) => {
           const fresh = await renewLease(tx, replicaId, leaseMs);
-          if (on.length > 0) await tx.query("INSERT INTO presence (user_id, replica_id) SELECT u, $2 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING", [on, replicaId]);
+          if (on.length > 0) await writeRows(tx, replicaId, on);
           if (off.length > 0) await tx.query("DELETE FROM presence WHERE replica_id = $2 AND user_id = ANY($1::text[])", [off, replicaId]);
           return fresh;
         });
@@ -133,9 +133,14 @@ export class PresenceBook {
     }
     const users = [...this.#o.held()];
     this.#o.log.warn({ users: users.length }, "this replica's presence lease had ended; writing its users again");
-    await this.#o.db.query("INSERT INTO presence (user_id, replica_id) SELECT u, $2 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING", [users, this.#o.replicaId]);
+    await writeRows(this.#o.db, this.#o.replicaId, users);
     if (users.length > 0) this.#o.announce(users, true);
   }
+}
+
+/** Records `users` as held by `replicaId`. */
+async function writeRows(db: Queryable, replicaId: string, users: readonly string[]): Promise<void> {
+  await db.query("INSERT INTO presence (user_id, replica_id) SELECT u, $2 FROM unnest($1::text[]) AS u ON CONFLICT DO NOTHING", [[...users], replicaId]);
 }
 
 /** Extends the replica's lease; answers true when the row had to be created. */
