@@ -254,6 +254,8 @@ test("presence across replicas: a user who closes one socket but keeps another e
   await fay.waitFor((f) => f.type === "presence" && f.user_id === "eve" && f.online === true, "eve online");
   const eveOnB = new TestClient(B().url, { token: tokens.eve });
   await eveOnB.hello();
+  // B announces her first socket there too (a repeat for fay), up to a batch later: wait for it.
+  await fay.waitFor(() => fay.frames.filter((f) => f.type === "presence" && f.user_id === "eve" && f.online === true).length >= 2, "eve online from B too");
   const before = fay.frames.length;
   await eveOnB.close();
   // B drops its row of eve, finds her on A, and says nothing.
